@@ -1,0 +1,1 @@
+"""Database access: engines, migrations and the runtime role's privileges."""

@@ -1,0 +1,124 @@
+"""Provision the least-privileged runtime role, and refuse to serve with anything else.
+
+The runtime role (the user of `APP_DATABASE_URL`) must not be a superuser,
+must not own (or be able to act as the owner of) any table, and must not
+bypass row-level security: any of those would silently switch off tenant
+isolation and the append-only audit log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import make_url
+
+from ..errors import ConfigurationError, UnsafeDatabaseRoleError
+from .privileges import RUNTIME_GRANTS, RUNTIME_ROLE_ATTRIBUTES
+
+
+@dataclass(frozen=True)
+class RoleFacts:
+    """What the database says about a role."""
+
+    name: str
+    superuser: bool
+    bypass_rls: bool
+    owned_tables: tuple[str, ...]
+
+    def problems(self) -> list[str]:
+        found = []
+        if self.superuser:
+            found.append("is a superuser")
+        if self.bypass_rls:
+            found.append("has BYPASSRLS")
+        if self.owned_tables:
+            found.append("owns or can act as the owner of " + ", ".join(self.owned_tables))
+        return found
+
+
+_ROLE_FACTS = text(
+    """
+    SELECT r.rolname, r.rolsuper, r.rolbypassrls,
+           COALESCE(array_agg(c.relname ORDER BY c.relname)
+                    FILTER (WHERE c.relname IS NOT NULL), '{}') AS owned
+      FROM pg_roles r
+      LEFT JOIN pg_class c
+        ON c.relkind IN ('r', 'p')
+       AND c.relnamespace NOT IN (SELECT oid FROM pg_namespace
+                                   WHERE nspname IN ('pg_catalog', 'information_schema')
+                                      OR nspname LIKE 'pg_toast%')
+       AND pg_has_role(r.oid, c.relowner, 'MEMBER')
+     WHERE r.rolname = current_user
+     GROUP BY r.rolname, r.rolsuper, r.rolbypassrls
+    """
+)
+
+
+_ROLE_ATTRIBUTES = text(
+    "SELECT rolsuper AS superuser, rolbypassrls AS bypassrls, rolcreaterole AS createrole, "
+    "rolcreatedb AS createdb, rolreplication AS replication FROM pg_roles WHERE rolname = :n"
+)
+
+
+def current_role_facts(connection: Connection) -> RoleFacts:
+    row = connection.execute(_ROLE_FACTS).one()
+    return RoleFacts(name=row[0], superuser=row[1], bypass_rls=row[2], owned_tables=tuple(row[3]))
+
+
+def assert_runtime_role_is_safe(connection: Connection) -> RoleFacts:
+    """Raise UnsafeDatabaseRoleError unless the connected role is least-privileged."""
+    facts = current_role_facts(connection)
+    if problems := facts.problems():
+        raise UnsafeDatabaseRoleError(
+            f"refusing to serve: database role {facts.name!r} "
+            + "; ".join(problems)
+            + ". Run `migrate` and point APP_DATABASE_URL at the runtime role it creates."
+        )
+    return facts
+
+
+def _quote_ident(connection: Connection, name: str) -> str:
+    return connection.execute(text("SELECT quote_ident(:n)"), {"n": name}).scalar_one()
+
+
+def provision_runtime_role(owner: Connection, runtime_url: str) -> str:
+    """Create or update the runtime role named in `runtime_url`; return its name.
+
+    Runs as the schema owner, inside the migration transaction, so a failure
+    leaves the previous grants in place.
+    """
+    url = make_url(runtime_url)
+    if not url.username:
+        raise ConfigurationError("APP_DATABASE_URL must name the runtime role (user@host)")
+    owner_name = owner.execute(text("SELECT current_user")).scalar_one()
+    if url.username == owner_name:
+        raise ConfigurationError(
+            "APP_DATABASE_URL and APP_MIGRATION_DATABASE_URL use the same role; "
+            "the runtime role must not own the schema"
+        )
+    role = _quote_ident(owner, url.username)
+    existing = owner.execute(_ROLE_ATTRIBUTES, {"n": url.username}).first()
+    if existing is None:
+        owner.execute(text(f"CREATE ROLE {role} {RUNTIME_ROLE_ATTRIBUTES}"))
+    else:
+        # Only a superuser may strip these, so name them instead of failing obscurely.
+        unsafe = [name for name, present in existing._mapping.items() if present]
+        if unsafe:
+            raise ConfigurationError(
+                f"runtime role {url.username!r} already exists with {', '.join(unsafe)}; "
+                "a DBA must remove those attributes (or choose another role name) before migrating"
+            )
+        owner.execute(text(f"ALTER ROLE {role} LOGIN"))
+    if url.password:
+        # Parameters cannot be bound in utility statements; quote_literal escapes.
+        literal = owner.execute(text("SELECT quote_literal(:p)"), {"p": url.password}).scalar_one()
+        owner.execute(text(f"ALTER ROLE {role} PASSWORD {literal}"))
+    database = _quote_ident(owner, owner.execute(text("SELECT current_database()")).scalar_one())
+    owner.execute(text(f"GRANT CONNECT ON DATABASE {database} TO {role}"))
+    owner.execute(text(f"GRANT USAGE ON SCHEMA public TO {role}"))
+    owner.execute(text(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}"))
+    for table, privileges in RUNTIME_GRANTS.items():
+        owner.execute(text(f"GRANT {', '.join(privileges)} ON {_quote_ident(owner, table)} TO {role}"))
+    owner.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"))
+    return url.username

@@ -1,0 +1,1 @@
+"""The FastAPI adapter: routes and middleware. The only package that knows the framework."""

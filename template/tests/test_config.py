@@ -1,0 +1,60 @@
+"""Settings refuse unsafe values; APP_ENV relaxes only the issuer scheme and the dev backend."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+
+def test_production_refuses_the_dev_secrets_backend(make_settings) -> None:
+    with pytest.raises(ValidationError, match="APP_SECRETS_BACKEND=dev is refused"):
+        make_settings(env="production", base_url="https://app.example.com")
+
+
+def test_production_requires_https_base_url(make_settings) -> None:
+    with pytest.raises(ValidationError, match="APP_BASE_URL must be https"):
+        make_settings(env="production", secrets_backend="vault", base_url="http://app.example.com")
+
+
+def test_production_refuses_a_payment_api_override(make_settings) -> None:
+    with pytest.raises(ValidationError, match="development and tests only"):
+        make_settings(
+            env="production",
+            secrets_backend="vault",
+            base_url="https://app.example.com",
+            payment_api_base="http://127.0.0.1:9999",
+        )
+
+
+@pytest.mark.parametrize("issuer", ["http://idp.example.com", "ftp://127.0.0.1"])
+def test_http_issuer_is_refused_off_loopback(make_settings, issuer: str) -> None:
+    with pytest.raises(ValidationError, match="APP_OIDC_ISSUER must be https"):
+        make_settings(oidc_issuer=issuer)
+
+
+def test_loopback_http_issuer_is_accepted_outside_production(make_settings) -> None:
+    assert make_settings(oidc_issuer="http://127.0.0.1:9000").oidc_issuer == "http://127.0.0.1:9000"
+    with pytest.raises(ValidationError, match="must be https in production"):
+        make_settings(
+            env="production",
+            secrets_backend="vault",
+            base_url="https://a.example.com",
+            oidc_issuer="http://127.0.0.1:9000",
+        )
+
+
+def test_trusted_proxies_accept_a_comma_list_and_reject_garbage(make_settings) -> None:
+    assert make_settings(trusted_proxies="10.0.0.1, 10.0.1.0/24").trusted_proxies == ["10.0.0.1", "10.0.1.0/24"]
+    with pytest.raises(ValidationError):
+        make_settings(trusted_proxies="not-an-address")
+
+
+@pytest.mark.parametrize("value", ["10", "0/minute", "10/fortnight", "ten/minute"])
+def test_login_rate_limit_shape_is_validated(make_settings, value: str) -> None:
+    with pytest.raises(ValidationError, match="N/minute"):
+        make_settings(login_rate_limit=value)
+
+
+def test_database_urls_select_psycopg(make_settings) -> None:
+    settings = make_settings(database_url="postgresql://app@db.internal:5432/app")
+    assert settings.sqlalchemy_database_url == "postgresql+psycopg://app@db.internal:5432/app"
