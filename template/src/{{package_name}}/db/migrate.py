@@ -3,6 +3,11 @@
 Alembic runs on the owner's connection (`APP_MIGRATION_DATABASE_URL`); the
 runtime role is (re)provisioned in the same transaction, so a deployment never
 sees new tables without their grants.
+
+Each optional capability (billing, audit, tenancy, ...) is its own Alembic
+branch rooted at `0001`, labelled with the capability's name, so a project
+generated without it simply has one branch fewer; `heads` applies them all.
+Cross-branch needs are declared with `depends_on`.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ def run_migrations(settings: Settings) -> str:
     engine = build_engine(settings.sqlalchemy_migration_url, application_name="migrate")
     try:
         with engine.begin() as connection:
-            command.upgrade(alembic_config(connection), "head")
+            command.upgrade(alembic_config(connection), "heads")
             return provision_runtime_role(connection, settings.sqlalchemy_database_url)
     finally:
         engine.dispose()

@@ -1,0 +1,39 @@
+"""Who is calling: the one identity object every decision in the core is made about.
+
+Built by `security/` from a validated ID token (cookie sessions) or access
+token (API clients); the web adapter only carries it from the request to the
+core. Tenant and roles come from the token, never from the request body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+KNOWN_ROLES: frozenset[str] = frozenset({"viewer", "member", "finance", "admin", "auditor"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller.
+
+    Attributes:
+        subject: the IdP's stable `sub`.
+        email: for display and audit only; never an authorization key.
+        tenant: the tenant id from the IdP preset's tenant claim ("" for single tenancy).
+        roles: the caller's roles, filtered to `KNOWN_ROLES`.
+        mfa: the token proved a second factor (the preset's MFA claim).
+        attributes: ABAC attributes (department, region, ...) from the token.
+        session_id: the server-side session, when authenticated by cookie.
+    """
+
+    subject: str
+    email: str
+    tenant: str
+    roles: frozenset[str]
+    mfa: bool
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    session_id: str | None = None
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
