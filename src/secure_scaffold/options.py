@@ -15,8 +15,8 @@ from dataclasses import dataclass
 __all__ = [
     "CHOICE_QUESTIONS",
     "COMPLIANCE",
-    "IDPS",
     "GENERATED_IMPORT_NAMES",
+    "IDPS",
     "RESERVED_PACKAGE_NAMES",
     "ROLES",
     "Choice",
@@ -239,4 +239,3 @@ def idp_preset(idp_id: str) -> IdpPreset:
         if preset.id == idp_id:
             return preset
     raise KeyError(f"unknown idp {idp_id!r}; expected one of {available_ids('idp')}")
-
