@@ -59,6 +59,46 @@ def _cmd_controls(args: argparse.Namespace) -> int:
     return 0
 
 
+class _SkipAction(argparse.Action):
+    """`--skip ID --reason TEXT`, repeatable: each --reason belongs to the --skip before it."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        skips: list[list[str]] = getattr(namespace, "skips", None) or []
+        if option_string == "--skip":
+            skips.append([value, ""])
+        elif not skips or skips[-1][1]:
+            parser.error("--reason must follow a --skip ID")
+        else:
+            skips[-1][1] = value
+        namespace.skips = skips
+
+
+def _cmd_preflight(args: argparse.Namespace) -> int:
+    from .preflight import run_preflight
+    from .report import RENDERERS, write_evidence_bundle
+
+    skips = dict(args.skips or [])
+    interactive = sys.stderr.isatty() and args.output is None and args.format == "table"
+
+    def progress(check: str) -> None:
+        if interactive:
+            print(f"\r\033[K  checking {check} ...", end="", file=sys.stderr, flush=True)
+
+    report = run_preflight(args.path, only=args.only, skip=skips, progress=progress)
+    if interactive:
+        print("\r\033[K", end="", file=sys.stderr)
+    rendered = RENDERERS[args.format](report)
+    if args.output:
+        args.output.write_text(rendered, encoding="utf-8")
+        print(f"wrote {args.format} report to {args.output}", file=sys.stderr)
+    else:
+        print(rendered, end="")
+    if args.evidence:
+        write_evidence_bundle(report, args.evidence)
+        print(f"wrote evidence bundle to {args.evidence}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="secure-scaffold",
@@ -77,6 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("-q", "--quiet", action="store_true", help="do not list the files written")
     new.set_defaults(run=_cmd_new)
 
+    preflight = commands.add_parser(
+        "preflight",
+        help="prove the project's security controls; exit 1 when a blocking control fails",
+        description="Run every check of the controls catalog that applies to the project.",
+    )
+    preflight.add_argument("path", nargs="?", type=Path, default=Path.cwd(), help="project directory (default: .)")
+    preflight.add_argument("--format", choices=("table", "json", "markdown", "sarif", "junit"), default="table")
+    preflight.add_argument("--output", type=Path, help="write the report to this file instead of stdout")
+    preflight.add_argument("--evidence", type=Path, metavar="DIR", help="also write an evidence bundle for auditors")
+    preflight.add_argument("--only", action="append", default=[], metavar="ID", help="check only these control ids")
+    preflight.add_argument("--skip", action=_SkipAction, metavar="ID", help="skip a control (needs --reason)")
+    preflight.add_argument("--reason", action=_SkipAction, metavar="TEXT", help="why the preceding --skip is justified")
+    preflight.set_defaults(run=_cmd_preflight, skips=[])
+
     controls = commands.add_parser("controls", help="list the security controls of the catalog")
     controls.add_argument("--format", choices=("table", "markdown", "json"), default="table")
     controls.set_defaults(run=_cmd_controls)
@@ -93,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; nothing more was written", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `secure-scaffold controls | head`: the reader left, which is fine
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -31,3 +31,7 @@ class CatalogError(SecureScaffoldError, ValueError):
 
 class AnswersError(SecureScaffoldError, ValueError):
     """Project answers lack, or mistype, a value a control's `applies_when` needs."""
+
+
+class PreflightError(SecureScaffoldError, ValueError):
+    """Preflight was asked for something it cannot do (no such directory, unknown control id, skip without reason)."""

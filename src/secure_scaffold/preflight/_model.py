@@ -1,0 +1,124 @@
+"""Value objects of a preflight run: findings, check outcomes, control results, the report.
+
+Four outcome states, as checkov has them: PASSED, FAILED, UNKNOWN (the check
+could not decide: a tool is missing, a file could not be parsed), SKIPPED
+(an operator skipped it with a recorded reason, or a prerequisite failed).
+"Could not decide" is never PASSED.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+class Status(enum.StrEnum):
+    """Outcome of a check, and of a control (the worst of its checks)."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
+
+    @property
+    def rank(self) -> int:
+        """Worse outcomes rank higher; a control takes its worst check's status."""
+        return {"passed": 0, "skipped": 1, "unknown": 2, "failed": 3}[self.value]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One concrete problem, located where possible, with the way out."""
+
+    message: str
+    hint: str
+    path: str | None = None
+    line: int | None = None
+
+    @property
+    def location(self) -> str:
+        if self.path and self.line:
+            return f"{self.path}:{self.line}"
+        return self.path or ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one check concluded, with the evidence it looked at."""
+
+    status: Status
+    findings: tuple[Finding, ...] = ()
+    summary: str = ""
+    evidence: Mapping[str, str] = field(default_factory=dict)
+
+
+def passed(summary: str, **evidence: str) -> Outcome:
+    return Outcome(Status.PASSED, (), summary, evidence)
+
+
+def failed(*findings: Finding, **evidence: str) -> Outcome:
+    if not findings:
+        raise ValueError("a failed outcome needs at least one finding")
+    return Outcome(Status.FAILED, tuple(findings), findings[0].message, evidence)
+
+
+def unknown(reason: str, hint: str, **evidence: str) -> Outcome:
+    return Outcome(Status.UNKNOWN, (Finding(reason, hint),), reason, evidence)
+
+
+def skipped(reason: str) -> Outcome:
+    return Outcome(Status.SKIPPED, (), reason)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's outcome, named."""
+
+    check: str
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class ControlResult:
+    """A catalog control and what preflight established about it in this project."""
+
+    control_id: str
+    title: str
+    severity: str
+    owner: str
+    compliance: Mapping[str, tuple[str, ...]]
+    status: Status
+    checks: tuple[CheckResult, ...]
+    skip_reason: str | None = None
+
+    @property
+    def blocking_failure(self) -> bool:
+        return self.severity == "blocking" and self.status is Status.FAILED
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(finding for result in self.checks for finding in result.outcome.findings)
+
+
+@dataclass(frozen=True)
+class Report:
+    """The whole run: every applicable control's result, and what did not apply."""
+
+    project: str
+    generated: bool
+    answers: Mapping[str, object]
+    results: tuple[ControlResult, ...]
+    not_applicable: tuple[str, ...]
+    tool_versions: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def blocking_failures(self) -> tuple[ControlResult, ...]:
+        return tuple(result for result in self.results if result.blocking_failure)
+
+    @property
+    def ok(self) -> bool:
+        return not self.blocking_failures
+
+    def count(self, status: Status) -> int:
+        return sum(1 for result in self.results if result.status is status)

@@ -1,0 +1,117 @@
+"""Run the checks that prove the applicable controls of a project, and build the report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+from ..controls import Catalog, load_catalog
+from ..errors import PreflightError
+from ._model import CheckResult, ControlResult, Outcome, Report, Status, skipped, unknown
+from ._project import Project
+from ._registry import Check, CheckRegistry, registry
+
+Progress = Callable[[str], None]
+
+
+def _run_checks(project: Project, checks: Iterable[Check], registry_: CheckRegistry, progress: Progress | None):
+    outcomes: dict[str, Outcome] = {}
+
+    def run(check: Check) -> Outcome:
+        if check.name in outcomes:
+            return outcomes[check.name]
+        for prerequisite in check.requires:
+            if run(registry_[prerequisite]).status is not Status.PASSED:
+                outcomes[check.name] = skipped(f"prerequisite {prerequisite} did not pass")
+                return outcomes[check.name]
+        if progress:
+            progress(check.name)
+        try:
+            outcomes[check.name] = check.run(project)
+        except Exception as error:  # noqa: BLE001 - a crashing check must not pass or abort the run
+            outcomes[check.name] = unknown(
+                f"check {check.name} crashed: {type(error).__name__}: {error}",
+                "report this as a secure-scaffold bug; the control is unproven until it runs",
+            )
+        return outcomes[check.name]
+
+    for check in checks:
+        run(check)
+    return outcomes
+
+
+def run_preflight(
+    path: Path,
+    *,
+    only: Iterable[str] = (),
+    skip: Mapping[str, str] | None = None,
+    catalog: Catalog | None = None,
+    checks: CheckRegistry | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Preflight the project at `path`.
+
+    Args:
+        only: control ids to restrict the run to (all applicable ones when empty).
+        skip: control id -> the reason it is skipped; recorded in the report.
+        progress: called with each check's name before it runs.
+    """
+    from . import checks as _builtin_checks  # noqa: F401 - registers the built-in checks
+
+    if not path.is_dir():
+        raise PreflightError(f"{path} is not a directory")
+    skip = dict(skip or {})
+    catalog = catalog or load_catalog()
+    registry_ = checks or registry
+    project = Project.load(path)
+    unknown_ids = sorted((set(only) | set(skip)) - {control.id for control in catalog})
+    if unknown_ids:
+        raise PreflightError(f"unknown control id(s): {', '.join(unknown_ids)}")
+    for control_id, reason in skip.items():
+        if not reason.strip():
+            raise PreflightError(f"--skip {control_id} needs a --reason (it is recorded in the report)")
+
+    applicable = catalog.applicable(project.answers) if project.generated else list(catalog)
+    if only:
+        applicable = [control for control in applicable if control.id in set(only)]
+    not_applicable = tuple(control.id for control in catalog if control not in applicable)
+
+    wanted = [check for control in applicable if control.id not in skip for check in registry_.for_control(control.id)]
+    outcomes = _run_checks(project, wanted, registry_, progress)
+
+    results = []
+    for control in applicable:
+        if control.id in skip:
+            results.append(_result(control, Status.SKIPPED, (), skip_reason=skip[control.id]))
+            continue
+        check_results = tuple(
+            CheckResult(check.name, outcomes[check.name]) for check in registry_.for_control(control.id)
+        )
+        if not check_results:
+            no_check = unknown(
+                "no automated check proves this control yet",
+                "prove it by review and record the evidence, or skip it with --skip ID --reason",
+            )
+            check_results = (CheckResult("catalog.no_check", no_check),)
+        status = max((result.outcome.status for result in check_results), key=lambda status: status.rank)
+        results.append(_result(control, status, check_results))
+    return Report(
+        project=str(project.root),
+        generated=project.generated,
+        answers=project.answers,
+        results=tuple(results),
+        not_applicable=not_applicable,
+    )
+
+
+def _result(control, status: Status, checks: tuple[CheckResult, ...], *, skip_reason: str | None = None):
+    return ControlResult(
+        control_id=control.id,
+        title=control.title,
+        severity=control.severity,
+        owner=control.owner,
+        compliance=control.compliance,
+        status=status,
+        checks=checks,
+        skip_reason=skip_reason,
+    )

@@ -1,0 +1,99 @@
+"""Repository hygiene: no env files, no secrets in the tree (DEPLOY-05)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from .._model import Finding, Outcome, failed, passed, unknown
+from .._project import Project
+from .._registry import register
+from .._tools import INSTALL_HINTS, find_tool, run_tool
+
+
+@register("hygiene.no_env_files", controls=("DEPLOY-05",))
+def no_env_files(project: Project) -> Outcome:
+    """No `.env` file is in the repository: secrets belong in the secrets backend."""
+    offenders = [path for path in project.files if path.name == ".env" or path.name.startswith(".env.")]
+    if offenders:
+        return failed(
+            *(
+                Finding(
+                    "environment file in the repository",
+                    "delete it and put the values in Vault / the cloud secret manager; keep .env* in .gitignore",
+                    path=project.relative(path),
+                )
+                for path in offenders
+            )
+        )
+    return passed(f"no .env files among {len(project.files)} files")
+
+
+@register("hygiene.env_files_ignored", controls=("DEPLOY-05",))
+def env_files_ignored(project: Project) -> Outcome:
+    """git ignores `.env` files, so nobody can commit one by accident."""
+    probes = (".env", ".env.local", "config/.env.production")
+    not_ignored = []
+    for probe in probes:
+        result = subprocess.run(  # noqa: S603 - fixed arguments
+            ["git", "check-ignore", "--quiet", "--no-index", probe],  # noqa: S607 - git from PATH
+            cwd=project.root,
+            capture_output=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            not_ignored.append(probe)
+    if not_ignored:
+        return failed(
+            Finding(
+                f"git would not ignore {', '.join(not_ignored)}",
+                "add `.env` and `.env.*` to .gitignore",
+                path=".gitignore",
+            )
+        )
+    return passed(".env files are ignored by git")
+
+
+BASELINE = ".secrets.baseline"
+
+
+def _audited_false_positives(project: Project) -> set[tuple[str, str]]:
+    """(file, hashed secret) pairs a human audited as not secret in `.secrets.baseline`."""
+    text = project.read(BASELINE)
+    if not text:
+        return set()
+    results = json.loads(text).get("results", {})
+    return {
+        (path, item["hashed_secret"])
+        for path, items in results.items()
+        for item in items
+        if item.get("is_secret") is False
+    }
+
+
+@register("hygiene.secret_scan", controls=("DEPLOY-05",))
+def secret_scan(project: Project) -> Outcome:
+    """detect-secrets finds no secret in any file, except findings audited as false positives in the baseline."""
+    executable = find_tool("detect-secrets")
+    if executable is None:
+        return unknown("detect-secrets is not installed", INSTALL_HINTS["detect-secrets"])
+    names = [project.relative(path) for path in project.files if path.name != BASELINE]
+    audited = _audited_false_positives(project)
+    run = run_tool(executable, "scan", "--no-verify", *names, cwd=project.root)
+    if run.returncode != 0:
+        return unknown(f"detect-secrets failed: {run.stderr.strip()[:200]}", "run it by hand to see why")
+    results = json.loads(run.stdout).get("results", {})
+    findings = [
+        Finding(
+            f"possible secret ({item['type']})",
+            "remove it, rotate it, and load it from the secrets backend",
+            path=path,
+            line=item.get("line_number"),
+        )
+        for path, items in sorted(results.items())
+        for item in items
+        if (path, item["hashed_secret"]) not in audited
+    ]
+    if findings:
+        return failed(*findings, detect_secrets=run.stdout)
+    return passed(f"detect-secrets scanned {len(names)} files, found nothing", detect_secrets=run.stdout)
