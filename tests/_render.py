@@ -49,9 +49,10 @@ class RenderedMatrix:
 
 
 def snapshot_template(destination: Path) -> Path:
-    """Copy copier.yml + template/ into a plain directory (no git, no cloning per render)."""
+    """Copy copier.yml, includes/ and template/ into a plain directory (no git, no cloning per render)."""
     destination.mkdir(parents=True, exist_ok=True)
     shutil.copy2(REPO / "copier.yml", destination / "copier.yml")
+    shutil.copytree(REPO / "includes", destination / "includes", dirs_exist_ok=True)
     shutil.copytree(REPO / "template", destination / "template", dirs_exist_ok=True)
     return destination
 

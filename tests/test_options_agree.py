@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+from jinja2 import FileSystemLoader
 from jinja2.sandbox import SandboxedEnvironment
 
 from secure_scaffold.options import CHOICE_QUESTIONS, IDPS, RESERVED_PACKAGE_NAMES, available_ids
@@ -21,10 +22,10 @@ def _choice_ids(question: str) -> list[str]:
 
 
 def _derived(name: str, **context: Any) -> Any:
-    """Evaluate a `when: false` default the way copier does (sandboxed Jinja, then YAML for yaml types)."""
-    environment = SandboxedEnvironment()
+    """Evaluate a question's default the way copier does (sandboxed Jinja, loader at the template root)."""
+    environment = SandboxedEnvironment(loader=FileSystemLoader(REPO))
     rendered = environment.from_string(COPIER[name]["default"]).render(**context)
-    return yaml.safe_load(rendered) if COPIER[name]["type"] == "yaml" else rendered
+    return yaml.safe_load(rendered) if COPIER[name]["type"] in {"yaml", "bool"} else rendered
 
 
 @pytest.mark.parametrize("question", list(CHOICE_QUESTIONS))
@@ -34,7 +35,14 @@ def test_choices_match_available_options(question: str) -> None:
 
 @pytest.mark.parametrize("question", list(CHOICE_QUESTIONS))
 def test_default_is_an_offered_choice(question: str) -> None:
-    assert COPIER[question]["default"] in available_ids(question)
+    assert _derived(question, profile={}) in available_ids(question)
+
+
+@pytest.mark.parametrize("question", list(CHOICE_QUESTIONS))
+def test_profile_lock_beats_profile_default_beats_template_default(question: str) -> None:
+    first, last = available_ids(question)[0], available_ids(question)[-1]
+    assert _derived(question, profile={"defaults": {question: last}}) == last
+    assert _derived(question, profile={"defaults": {question: last}, "locked": {question: first}}) == first
 
 
 def test_no_unavailable_choice_is_offered() -> None:

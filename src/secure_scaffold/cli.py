@@ -15,7 +15,7 @@ from typing import Any
 
 from . import __version__
 from ._generate import generate_project, read_data_file
-from .errors import DataFileError, SecureScaffoldError
+from .errors import DataFileError, ProfileError, SecureScaffoldError
 
 
 def _parse_data(pairs: Sequence[str]) -> dict[str, Any]:
@@ -31,6 +31,14 @@ def _parse_data(pairs: Sequence[str]) -> dict[str, Any]:
 def _cmd_new(args: argparse.Namespace) -> int:
     data = read_data_file(args.data_file) if args.data_file else {}
     data.update(_parse_data(args.data))
+    if args.profile:
+        from .profiles import load_profile
+
+        profile = load_profile(args.profile)
+        if problems := profile.conflicts(data):
+            raise ProfileError("; ".join(problems) + "; nothing was written")
+        data["profile"] = profile.as_answer()
+        print(f"Using the {profile.name!r} profile (version {profile.version}) from {args.profile}", file=sys.stderr)
     print(f"Generating a project in {args.destination} ...", file=sys.stderr)
     destination = generate_project(
         args.destination,
@@ -41,6 +49,53 @@ def _cmd_new(args: argparse.Namespace) -> int:
         quiet=args.quiet,
     )
     print(f"Done: {destination.resolve()}", file=sys.stderr)
+    return 0
+
+
+def _control_statuses(path: Path) -> dict[str, str]:
+    from .preflight import run_preflight
+
+    return {result.control_id: result.status.value for result in run_preflight(path).results}
+
+
+def _cmd_update(args: argparse.Namespace) -> int:
+    from ._update import check_for_update, require_clean_tree, update_project
+
+    if args.check:
+        check = check_for_update(args.path)
+        if check.update_available:
+            print(f"update available: {check.current_version} -> {check.latest_version}")
+            return 1
+        print(f"up to date ({check.current_version})")
+        return 0
+    require_clean_tree(args.path)
+    before = _control_statuses(args.path)
+    changed = update_project(args.path, vcs_ref=args.vcs_ref, data=_parse_data(args.data), quiet=args.quiet)
+    print(f"updated cleanly; {len(changed)} file(s) changed (review with `git diff`, then commit)", file=sys.stderr)
+    after = _control_statuses(args.path)
+    moves = [
+        f"  {control_id}: {before.get(control_id, 'not applicable')} -> {status}"
+        for control_id, status in sorted(after.items())
+        if before.get(control_id) != status
+    ]
+    print("controls that changed status:\n" + "\n".join(moves) if moves else "no control changed status")
+    return 0
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    import yaml
+
+    from .profiles import init_profile, load_profile
+
+    if args.action == "init":
+        init_profile(Path(args.location), args.name)
+        print(f"wrote {args.location}; edit it, then `secure-scaffold profile validate {args.location}`")
+        return 0
+    profile = load_profile(args.location)
+    if args.action == "validate":
+        print(f"{args.location}: valid profile {profile.name!r} (version {profile.version})")
+    else:
+        print(yaml.safe_dump({"profile": profile.as_answer()}, sort_keys=False), end="")
     return 0
 
 
@@ -84,7 +139,12 @@ def _cmd_preflight(args: argparse.Namespace) -> int:
         if interactive:
             print(f"\r\033[K  checking {check} ...", end="", file=sys.stderr, flush=True)
 
-    report = run_preflight(args.path, only=args.only, skip=skips, progress=progress)
+    profile = None
+    if args.profile:
+        from .profiles import load_profile
+
+        profile = load_profile(args.profile)
+    report = run_preflight(args.path, only=args.only, skip=skips, progress=progress, profile=profile)
     if interactive:
         print("\r\033[K", end="", file=sys.stderr)
     rendered = RENDERERS[args.format](report)
@@ -114,8 +174,29 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--defaults", action="store_true", help="use the default answer for every question not given")
     new.add_argument("--template", help="template path or git URL (default: the one shipped with this package)")
     new.add_argument("--vcs-ref", help="git ref of the template to use (default: its latest release tag)")
+    new.add_argument("--profile", metavar="PATH_OR_URL", help="org profile: defaults, locked answers, allowed choices")
     new.add_argument("-q", "--quiet", action="store_true", help="do not list the files written")
     new.set_defaults(run=_cmd_new)
+
+    update = commands.add_parser(
+        "update",
+        help="update a generated project to the latest template; exit 1 on any conflict",
+        description="copier update, refusing a dirty tree and failing (naming the files) on conflicts.",
+    )
+    update.add_argument("path", nargs="?", type=Path, default=Path.cwd(), help="project directory (default: .)")
+    update.add_argument(
+        "--check", action="store_true", help="only report whether an update is available (exit 1 if so)"
+    )
+    update.add_argument("--vcs-ref", help="template version to update to (default: the latest tag)")
+    update.add_argument("-d", "--data", action="append", default=[], metavar="NAME=VALUE", help="change an answer")
+    update.add_argument("-q", "--quiet", action="store_true")
+    update.set_defaults(run=_cmd_update)
+
+    profile = commands.add_parser("profile", help="create, validate or show an org profile")
+    profile.add_argument("action", choices=("init", "validate", "show"))
+    profile.add_argument("location", type=str, help="profile file (or https URL for validate/show)")
+    profile.add_argument("--name", default="my-org", help="profile name for init (a lowercase slug)")
+    profile.set_defaults(run=_cmd_profile)
 
     preflight = commands.add_parser(
         "preflight",
@@ -126,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     preflight.add_argument("--format", choices=("table", "json", "markdown", "sarif", "junit"), default="table")
     preflight.add_argument("--output", type=Path, help="write the report to this file instead of stdout")
     preflight.add_argument("--evidence", type=Path, metavar="DIR", help="also write an evidence bundle for auditors")
+    preflight.add_argument("--profile", metavar="PATH_OR_URL", help="the organisation's profile to hold locks against")
     preflight.add_argument("--only", action="append", default=[], metavar="ID", help="check only these control ids")
     preflight.add_argument("--skip", action=_SkipAction, metavar="ID", help="skip a control (needs --reason)")
     preflight.add_argument("--reason", action=_SkipAction, metavar="TEXT", help="why the preceding --skip is justified")

@@ -35,3 +35,21 @@ class AnswersError(SecureScaffoldError, ValueError):
 
 class PreflightError(SecureScaffoldError, ValueError):
     """Preflight was asked for something it cannot do (no such directory, unknown control id, skip without reason)."""
+
+
+class ProfileError(SecureScaffoldError, ValueError):
+    """An org profile is malformed, contradicts itself, or an answer breaks one of its locks."""
+
+
+class UpdateRefusedError(SecureScaffoldError, RuntimeError):
+    """An update was refused before it started (dirty tree, not a generated project)."""
+
+
+class UpdateConflictError(SecureScaffoldError, RuntimeError):
+    """An update left conflict markers or .rej files; the files are named."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, files: list[str]) -> None:
+        super().__init__(message)
+        self.files = files

@@ -26,10 +26,13 @@ class Project:
     Attributes:
         root: the project's root directory.
         answers: the copier answers, or {} for a repository that was not generated.
+        org_profile: the organisation's authoritative profile (`preflight --profile`), which
+            outranks the copy recorded in the answers file (a team can edit that copy).
     """
 
     root: Path
     answers: dict[str, Any] = field(default_factory=dict)
+    org_profile: dict[str, Any] | None = None
 
     @classmethod
     def load(cls, root: Path) -> Project:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..controls import Catalog, load_catalog
 from ..errors import PreflightError
+from ..profiles import Profile
 from ._model import CheckResult, ControlResult, Outcome, Report, Status, skipped, unknown
 from ._project import Project
 from ._registry import Check, CheckRegistry, registry
@@ -48,6 +49,7 @@ def run_preflight(
     catalog: Catalog | None = None,
     checks: CheckRegistry | None = None,
     progress: Progress | None = None,
+    profile: Profile | None = None,
 ) -> Report:
     """Preflight the project at `path`.
 
@@ -55,6 +57,7 @@ def run_preflight(
         only: control ids to restrict the run to (all applicable ones when empty).
         skip: control id -> the reason it is skipped; recorded in the report.
         progress: called with each check's name before it runs.
+        profile: the organisation's authoritative profile, checked instead of the recorded copy.
     """
     from . import checks as _builtin_checks  # noqa: F401 - registers the built-in checks
 
@@ -64,6 +67,7 @@ def run_preflight(
     catalog = catalog or load_catalog()
     registry_ = checks or registry
     project = Project.load(path)
+    project.org_profile = profile.as_answer() if profile is not None else None
     unknown_ids = sorted((set(only) | set(skip)) - {control.id for control in catalog})
     if unknown_ids:
         raise PreflightError(f"unknown control id(s): {', '.join(unknown_ids)}")

@@ -1,0 +1,44 @@
+"""Org-profile drift: a project keeps the answers its organisation's profile locks (GOV-05)."""
+
+from __future__ import annotations
+
+from .._model import Finding, Outcome, failed, passed
+from .._project import Project
+from .._registry import register
+
+
+@register("profile.locked_answers", controls=("GOV-05",))
+def locked_answers(project: Project) -> Outcome:
+    """Every answer the organisation's profile locks still has its locked value.
+
+    The copy of the profile recorded in `.copier-answers.yml` is used unless the
+    organisation's own copy is given (`preflight --profile`); then the recorded
+    copy must also match it, since a team can edit its answers file.
+    """
+    recorded = project.answers.get("profile") or {}
+    profile = project.org_profile if project.org_profile is not None else recorded
+    locked = (profile.get("locked") or {}) if isinstance(profile, dict) else {}
+    findings = []
+    if project.org_profile is not None and recorded != project.org_profile:
+        findings.append(
+            Finding(
+                "the recorded profile differs from the organisation's",
+                "run `copier update` with the organisation's current profile (`--data-file PROFILE`)",
+                path=".copier-answers.yml",
+            )
+        )
+    if not locked and not findings:
+        return passed("no profile locks apply to this project")
+    owner = profile.get("name", "org")
+    findings += [
+        Finding(
+            f"{name} is {project.answers.get(name)!r}, but the {owner!r} profile locks it to {value!r}",
+            f"restore it with `copier update --data {name}={value}` or have the platform team change the profile",
+            path=".copier-answers.yml",
+        )
+        for name, value in sorted(locked.items())
+        if project.answers.get(name) != value
+    ]
+    if findings:
+        return failed(*findings)
+    return passed(f"all {len(locked)} answers locked by the {profile.get('name')!r} profile are kept")
