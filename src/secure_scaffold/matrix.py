@@ -60,6 +60,27 @@ def pairwise_matrix() -> list[dict[str, Any]]:
     return rows
 
 
+def each_choice_matrix() -> list[dict[str, Any]]:
+    """The fewest combinations in which every value of every question appears at least once.
+
+    Row i takes value i of each question (wrapping), shifted per question so
+    that the same values do not always travel together; as many rows as the
+    question with the most values has (seven identity providers).
+    """
+    names = [*CHOICE_QUESTIONS, *BOOL_QUESTIONS]
+    values = [available_ids(name) for name in CHOICE_QUESTIONS] + [[False, True] for _ in BOOL_QUESTIONS]
+    subsets = compliance_subsets()
+    rows = []
+    for index in range(max(len(options) for options in values)):
+        answers = {
+            name: options[(index + shift) % len(options)]
+            for shift, (name, options) in enumerate(zip(names, values, strict=True))
+        }
+        answers["compliance"] = subsets[-1] if index == 0 else subsets[index % len(subsets)]
+        rows.append(answers)
+    return rows
+
+
 def combination_id(answers: dict[str, Any]) -> str:
     """A short, filesystem-safe, stable name for one combination."""
     parts = [str(answers[name]) for name in CHOICE_QUESTIONS]

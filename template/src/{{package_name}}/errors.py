@@ -21,16 +21,166 @@ class ConfigurationError(AppError):
 
 
 class MissingSecretError(ConfigurationError):
-    """A secret the app needs is not in the secrets backend."""
+    """One or more secrets the app needs are not in the secrets backend (names only, never values)."""
 
     code = "missing_secret"
 
-    def __init__(self, name: str, backend: str) -> None:
-        super().__init__(f"secret {name!r} is missing from the {backend} secrets backend")
-        self.name = name
+    def __init__(self, name: str | tuple[str, ...], backend: str) -> None:
+        names = (name,) if isinstance(name, str) else tuple(name)
+        listed = ", ".join(repr(item) for item in names)
+        if len(names) == 1:
+            message = f"secret {listed} is missing from the {backend} secrets backend"
+        else:
+            message = f"secrets {listed} are missing from the {backend} secrets backend"
+        super().__init__(message)
+        self.name = names[0]
+        self.names = names
 
 
 class UnsafeDatabaseRoleError(ConfigurationError):
     """The runtime database role could bypass row-level security or the audit log."""
 
     code = "unsafe_database_role"
+
+
+class RateLimitedError(AppError):
+    """Too many attempts from this address, on this account, or in total; retry later."""
+
+    code = "rate_limited"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many attempts; retry after {retry_after} seconds")
+        self.retry_after = retry_after
+
+
+class ChallengeRequiredError(AppError):
+    """Recent failures call for a solved bot challenge before another attempt."""
+
+    code = "challenge_required"
+
+    def __init__(self, detail: str = "solve the bot challenge and retry with its token") -> None:
+        super().__init__(detail)
+
+
+class StepUpRequiredError(AppError):
+    """The action needs a fresh WebAuthn assertion from this session's device."""
+
+    code = "step_up_required"
+
+    def __init__(self, detail: str = "confirm with your security key (WebAuthn step-up) and retry") -> None:
+        super().__init__(detail)
+
+
+class DeviceMismatchError(StepUpRequiredError):
+    """The request lacks the device key bound to the session at login (e.g. a replayed cookie)."""
+
+    code = "device_mismatch"
+
+    def __init__(self) -> None:
+        super().__init__("this session is bound to another device; sign in again on this device")
+
+
+class WebAuthnError(AppError):
+    """A WebAuthn ceremony failed; `reason` (for logs) names the failed check, never key material."""
+
+    code = "webauthn_failed"
+
+    def __init__(self, detail: str = "the security key's response could not be verified", *, reason: str = "") -> None:
+        super().__init__(detail)
+        self.reason = reason or detail
+
+
+class ChallengeExpiredError(WebAuthnError):
+    """No unused WebAuthn challenge is pending for this session (expired, replayed or never issued)."""
+
+    code = "webauthn_challenge_invalid"
+
+    def __init__(self) -> None:
+        super().__init__("the WebAuthn challenge is unknown, expired or already used; request new options")
+
+
+class NoCredentialRegisteredError(WebAuthnError):
+    """Step-up needs a registered security key and the caller has none."""
+
+    code = "webauthn_not_registered"
+
+    def __init__(self) -> None:
+        super().__init__("register a security key first")
+
+
+class CredentialAlreadyRegisteredError(WebAuthnError):
+    """A credential id can belong to one account only."""
+
+    code = "webauthn_already_registered"
+
+    def __init__(self) -> None:
+        super().__init__("this security key is already registered")
+
+
+class UnknownCredentialError(WebAuthnError):
+    """The assertion names a credential this account never registered."""
+
+    code = "webauthn_unknown_credential"
+
+    def __init__(self) -> None:
+        super().__init__("this security key is not registered to your account")
+
+
+class SignCountRegressionError(WebAuthnError):
+    """The authenticator's counter went backwards: a cloned key or a replayed assertion."""
+
+    code = "webauthn_sign_count_regression"
+
+    def __init__(self) -> None:
+        super().__init__("the security key's signature counter went backwards; the key may be cloned")
+
+
+class TenantError(AppError):
+    """The caller's tenant cannot be served; raised before any tenant data is touched."""
+
+    code = "tenant_error"
+
+
+class MissingTenantError(TenantError):
+    """The validated token carries no tenant, so there is no data the caller may see."""
+
+    code = "tenant_required"
+
+    def __init__(self) -> None:
+        super().__init__("your sign-in carries no tenant; ask an administrator to assign one")
+
+
+class InvalidTenantError(TenantError):
+    """A tenant id outside the allow-list (it would name a schema, a database or a key)."""
+
+    code = "tenant_invalid"
+
+    def __init__(self) -> None:
+        super().__init__("the tenant id is not acceptable (letters, digits, '.', '_' and '-'; at most 64)")
+
+
+class TenantNotProvisionedError(TenantError):
+    """The tenant has no schema / database yet, or it was deprovisioned."""
+
+    code = "tenant_not_provisioned"
+
+    def __init__(self) -> None:
+        super().__init__("this tenant is not provisioned")
+
+
+class NotFoundError(AppError):
+    """The record does not exist for this caller (another tenant's record looks exactly the same)."""
+
+    code = "not_found"
+
+
+class KeyManagementError(AppError):
+    """A data key could not be created, unwrapped or used; the message never carries key material."""
+
+    code = "key_management_error"
+
+
+class DecryptionError(KeyManagementError):
+    """A ciphertext failed authentication: wrong tenant, wrong column, tampered, or an unknown key."""
+
+    code = "decryption_failed"

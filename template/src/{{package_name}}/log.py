@@ -12,16 +12,19 @@ import sys
 
 import structlog
 
+from .security.redaction import default_redactor
+
 
 def configure_logging(*, level: str = "INFO") -> None:
-    """Route structlog and the standard library through one JSON renderer."""
+    """Route structlog and the standard library through one JSON renderer, secrets redacted."""
+    redact = default_redactor()
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, structlog.processors.JSONRenderer()],
+        processors=[*shared, structlog.processors.format_exc_info, redact, structlog.processors.JSONRenderer()],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
@@ -31,6 +34,8 @@ def configure_logging(*, level: str = "INFO") -> None:
         structlog.stdlib.ProcessorFormatter(
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                redact,
                 structlog.processors.JSONRenderer(),
             ],
             foreign_pre_chain=shared,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._model import Finding, Outcome, failed, passed
+from .._model import Finding, Outcome, failed, passed, skipped
 from .._project import Project
 from .._registry import register
 
@@ -27,8 +27,10 @@ def locked_answers(project: Project) -> Outcome:
                 path=".copier-answers.yml",
             )
         )
+    if not profile and not findings:
+        return skipped("no organisation profile is recorded or given (preflight --profile), so nothing is locked")
     if not locked and not findings:
-        return passed("no profile locks apply to this project")
+        return passed(f"the {profile.get('name')!r} profile locks no answers")
     owner = profile.get("name", "org")
     findings += [
         Finding(

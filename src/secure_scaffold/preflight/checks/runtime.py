@@ -12,25 +12,15 @@ import re
 from .._model import Finding, Outcome, failed, passed
 from .._project import Project
 from .._registry import register
+from ._source import missing, source
 
 MIN_HSTS_SECONDS = 31_536_000  # one year, the HSTS preload list's minimum
-
-
-def _source(project: Project, relative: str) -> str | None:
-    assert project.package_dir is not None
-    path = project.package_dir / relative
-    return path.read_text(encoding="utf-8") if path.is_file() else None
-
-
-def _missing(project: Project, relative: str, hint: str) -> Outcome:
-    assert project.package_dir is not None
-    return failed(Finding(f"{relative} is missing", hint, path=project.relative(project.package_dir / relative)))
 
 
 @register("runtime.database_role_guard", controls=("DEPLOY-08",), requires=("layout.application_package",))
 def database_role_guard(project: Project) -> Outcome:
     """`serve` refuses a superuser/owner/BYPASSRLS role, and runtime grants are declared per table."""
-    main = _source(project, "__main__.py")
+    main = source(project, "__main__.py")
     if main is None or "assert_runtime_role_is_safe" not in main:
         return failed(
             Finding(
@@ -39,9 +29,9 @@ def database_role_guard(project: Project) -> Outcome:
                 path="src/<package>/__main__.py",
             )
         )
-    privileges = _source(project, "db/privileges.py")
+    privileges = source(project, "db/privileges.py")
     if privileges is None:
-        return _missing(project, "db/privileges.py", "declare RUNTIME_GRANTS: table -> the privileges the app needs")
+        return missing(project, "db/privileges.py", "declare RUNTIME_GRANTS: table -> the privileges the app needs")
     broad = [
         Finding(
             f"runtime role granted {word}",
@@ -89,10 +79,10 @@ def _installs_middleware(source: str, name: str) -> bool:
 @register("runtime.security_headers", controls=("AUTH-10", "DATA-04"), requires=("layout.application_package",))
 def security_headers(project: Project) -> Outcome:
     """Every response carries CSP (no unsafe-inline, no framing), HSTS >= 1 year and nosniff."""
-    source = _source(project, "security/headers.py")
-    if source is None:
-        return _missing(project, "security/headers.py", "declare SECURITY_HEADERS and add them in a middleware")
-    headers = _header_values(source)
+    text = source(project, "security/headers.py")
+    if text is None:
+        return missing(project, "security/headers.py", "declare SECURITY_HEADERS and add them in a middleware")
+    headers = _header_values(text)
     location = project.relative(project.package_dir / "security/headers.py")  # type: ignore[operator]
     problems = []
     csp = headers.get("content-security-policy", "")
@@ -111,7 +101,7 @@ def security_headers(project: Project) -> Outcome:
         problems.append(
             Finding("X-Content-Type-Options is not nosniff", "add x-content-type-options: nosniff", path=location)
         )
-    if not _installs_middleware(_source(project, "web/app.py") or "", "SecurityHeadersMiddleware"):
+    if not _installs_middleware(source(project, "web/app.py") or "", "SecurityHeadersMiddleware"):
         problems.append(
             Finding(
                 "the header middleware is not installed",
@@ -127,8 +117,8 @@ def security_headers(project: Project) -> Outcome:
 @register("runtime.json_errors", controls=("DATA-07",), requires=("layout.application_package",))
 def json_errors(project: Project) -> Outcome:
     """Errors are JSON and an unexpected exception becomes a generic 500 without internals."""
-    errors = _source(project, "web/errors.py") or ""
-    middleware = _source(project, "web/middleware.py") or ""
+    errors = source(project, "web/errors.py") or ""
+    middleware = source(project, "web/middleware.py") or ""
     problems = []
     if "install_error_handlers" not in errors or "RequestValidationError" not in errors:
         problems.append(

@@ -1,0 +1,94 @@
+# GitHub Actions deploys with OIDC: no long-lived AWS keys exist. The role can
+# be assumed only by a workflow job of this repository running in this GitHub
+# environment, with the STS audience. It may push to this ECR repository and
+# roll this ECS service; infrastructure changes go through a separate role.
+
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws" }
+  }
+}
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account      = data.aws_caller_identity.current.account_id
+  region       = data.aws_region.current.name
+  partition    = data.aws_partition.current.partition
+  provider_arn = var.create_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : "arn:${local.partition}:iam::${local.account}:oidc-provider/token.actions.githubusercontent.com"
+}
+
+# No thumbprint_list: AWS validates GitHub's OIDC certificate against its own trusted CAs.
+resource "aws_iam_openid_connect_provider" "github" {
+  count          = var.create_oidc_provider ? 1 : 0
+  url            = "https://token.actions.githubusercontent.com"
+  client_id_list = ["sts.amazonaws.com"]
+}
+
+resource "aws_iam_role" "deploy" {
+  name                 = "${var.name}-github-deploy"
+  max_session_duration = 3600
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Federated = local.provider_arn }
+      Action    = "sts:AssumeRoleWithWebIdentity"
+      Condition = {
+        StringEquals = {
+          "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
+          "token.actions.githubusercontent.com:sub" = "repo:${var.github_repository}:environment:${var.github_environment}"
+        }
+      }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "deploy" {
+  name = "push-image-roll-service"
+  role = aws_iam_role.deploy.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        # AWS-REQUIRED-WILDCARD: ecr:GetAuthorizationToken has no resource-level permissions; AWS requires "*".
+        Sid      = "EcrLoginToken"
+        Effect   = "Allow"
+        Action   = ["ecr:GetAuthorizationToken"]
+        Resource = "*"
+      },
+      {
+        Sid    = "PushToThisRepositoryOnly"
+        Effect = "Allow"
+        Action = [
+          "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload",
+          "ecr:DescribeImages", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart",
+        ]
+        Resource = [var.ecr_repository_arn]
+      },
+      {
+        # AWS-REQUIRED-WILDCARD: ecs:RegisterTaskDefinition and ecs:DescribeTaskDefinition do not support resource-level permissions.
+        Sid      = "RegisterTaskDefinitions"
+        Effect   = "Allow"
+        Action   = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"]
+        Resource = "*"
+      },
+      {
+        Sid       = "RollThisServiceOnly"
+        Effect    = "Allow"
+        Action    = ["ecs:DescribeServices", "ecs:UpdateService"]
+        Resource  = ["arn:${local.partition}:ecs:${local.region}:${local.account}:service/${element(split("/", var.cluster_arn), 1)}/${var.service_name}"]
+        Condition = { ArnEquals = { "ecs:cluster" = var.cluster_arn } }
+      },
+      {
+        Sid       = "PassOnlyTheAppRoles"
+        Effect    = "Allow"
+        Action    = ["iam:PassRole"]
+        Resource  = var.pass_role_arns
+        Condition = { StringEquals = { "iam:PassedToService" = "ecs-tasks.amazonaws.com" } }
+      },
+    ]
+  })
+}

@@ -1,0 +1,4 @@
+variable "name" {
+  description = "Prefix of every resource name, e.g. my-app-production."
+  type        = string
+}

@@ -1,0 +1,35 @@
+output "alb_dns_name" {
+  value = aws_lb.this.dns_name
+}
+
+output "ecr_repository_url" {
+  value = aws_ecr_repository.app.repository_url
+}
+
+output "ecr_repository_arn" {
+  value = aws_ecr_repository.app.arn
+}
+
+output "cluster_arn" {
+  value = aws_ecs_cluster.this.arn
+}
+
+output "service_name" {
+  value = aws_ecs_service.app.name
+}
+
+output "task_definition_family" {
+  value = aws_ecs_task_definition.app.family
+}
+
+output "task_role_arn" {
+  value = aws_iam_role.task.arn
+}
+
+output "execution_role_arn" {
+  value = aws_iam_role.execution.arn
+}
+
+output "app_security_group_id" {
+  value = aws_security_group.app.id
+}

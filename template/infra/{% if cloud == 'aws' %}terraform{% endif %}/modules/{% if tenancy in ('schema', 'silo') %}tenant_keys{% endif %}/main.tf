@@ -1,0 +1,64 @@
+# One customer-managed KMS key per tenant, rotation on. The app wraps each
+# tenant's data keys with that tenant's key (envelope encryption), so
+# offboarding a tenant is "schedule its key's deletion" (crypto-shredding,
+# docs/runbooks/tenant-offboarding.md). Key policies: administration and use
+# delegated to IAM of this account with explicit action lists; "*" as the
+# Resource of a key policy means this key (AWS's required form).
+
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws" }
+  }
+}
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account_root = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
+}
+
+resource "aws_kms_key" "tenant" {
+  for_each                = var.tenants
+  description             = "${var.name}: key-encryption key of tenant ${each.key}"
+  enable_key_rotation     = true
+  rotation_period_in_days = 365
+  deletion_window_in_days = 30
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "KeyAdministrationThroughIam"
+        Effect    = "Allow"
+        Principal = { AWS = local.account_root }
+        Action = [
+          "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:DisableKey",
+          "kms:EnableKey", "kms:EnableKeyRotation", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus",
+          "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:TagResource",
+          "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription",
+        ]
+        Resource = "*"
+      },
+      {
+        Sid       = "EnvelopeUseThroughIamPoliciesBoundToThisTenant"
+        Effect    = "Allow"
+        Principal = { AWS = local.account_root }
+        Action    = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+        Resource  = "*"
+        Condition = {
+          StringEquals = {
+            "kms:CallerAccount"            = data.aws_caller_identity.current.account_id
+            "kms:EncryptionContext:tenant" = each.key
+          }
+        }
+      },
+    ]
+  })
+  tags = { Tenant = each.key }
+}
+
+resource "aws_kms_alias" "tenant" {
+  for_each      = var.tenants
+  name          = "alias/${var.name}/tenant/${each.key}"
+  target_key_id = aws_kms_key.tenant[each.key].key_id
+}

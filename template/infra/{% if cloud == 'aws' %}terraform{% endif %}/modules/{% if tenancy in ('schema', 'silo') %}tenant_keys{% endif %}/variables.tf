@@ -1,0 +1,12 @@
+variable "name" {
+  type = string
+}
+
+variable "tenants" {
+  description = "Tenant ids; each gets its own KMS key (crypto-shredding on offboarding: schedule its deletion)."
+  type        = set(string)
+  validation {
+    condition     = alltrue([for tenant in var.tenants : can(regex("^[a-z0-9][a-z0-9-]{0,40}$", tenant))])
+    error_message = "Tenant ids are lowercase letters, digits and hyphens (up to 41 characters)."
+  }
+}

@@ -1,0 +1,141 @@
+"""The authorization commands of `python -m <package>`: drift, audit-verify, audit-forward, policy.
+
+`drift` and `audit-verify` audit every tenant, so they connect as the schema
+owner (`APP_MIGRATION_DATABASE_URL`), whom row-level security does not
+filter; `audit-forward` needs only the runtime role. Exit codes: 0 clean,
+1 a finding (unexpected grant, broken chain, stale generated file), 2 a
+configuration problem (printed by `__main__`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def _owner_engine() -> Any:
+    from .config import load_settings
+    from .db.engine import build_engine
+
+    settings = load_settings()
+    return settings, build_engine(settings.sqlalchemy_migration_url, application_name="authz-audit")
+
+
+def _drift(args: argparse.Namespace) -> int:
+    from .errors import ConfigurationError
+    from .security.drift import SnapshotError, compare, dump, load_snapshot, read_assignments, snapshot
+    from .security.policy import load_matrix, policy_dir
+
+    settings, engine = _owner_engine()
+    try:
+        matrix = load_matrix(policy_dir(settings))
+        with engine.connect() as connection:
+            current = snapshot(matrix, read_assignments(connection))
+    finally:
+        engine.dispose()
+    approved_path = Path(args.approved)
+    if args.write:
+        approved_path.write_text(dump(current), encoding="utf-8")
+        print(f"approved snapshot written to {approved_path}")
+        return 0
+    try:
+        report = compare(load_snapshot(approved_path), current, matrix)
+    except SnapshotError as error:
+        raise ConfigurationError(str(error)) from None
+    for line in report.revoked:
+        print(f"revoked since approval: {line}")
+    for line in report.unexpected:
+        print(f"UNEXPECTED {line}")
+    if report.ok:
+        print(f"no unexpected grants (approved snapshot: {approved_path})")
+        return 0
+    print(f"{len(report.unexpected)} unexpected grant(s); review, then approve with --write", file=sys.stderr)
+    return 1
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    from .security.audit import tenants_with_events, verify_chain
+
+    _, engine = _owner_engine()
+    failures = 0
+    try:
+        with engine.connect() as connection:
+            tenants = [args.tenant] if args.tenant is not None else tenants_with_events(connection)
+            for tenant in tenants:
+                report = verify_chain(connection, tenant)
+                status = "ok" if report.ok else "TAMPERED"
+                print(f"{status} tenant={tenant!r} events={report.events} head={report.head}")
+                for problem in report.problems:
+                    print(f"  seq {problem.seq}: {problem.kind}: {problem.detail}")
+                failures += not report.ok
+    finally:
+        engine.dispose()
+    return 1 if failures else 0
+
+
+def _audit_forward(args: argparse.Namespace) -> int:
+    from .config import load_settings
+    from .db.engine import build_engine
+    from .secrets import build_secrets_provider
+    from .security.siem import build_sink, forward_once, run_forwarder, secret_token
+
+    settings = load_settings()
+    secrets = build_secrets_provider(settings)
+    sink = build_sink(settings.siem_url, token=secret_token(secrets.get), app_name=settings.redis_key_prefix)
+    engine = build_engine(settings.sqlalchemy_database_url, application_name="audit-forward")
+    try:
+        if args.once:
+            result = forward_once(engine, sink)
+            print(f"delivered={result.delivered} pending={result.pending}")
+            return 0
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        run_forwarder(engine, sink, stop=stop, interval=args.interval)
+        return 0
+    finally:
+        engine.dispose()
+
+
+def _policy(args: argparse.Namespace) -> int:
+    from .security.policy import load_matrix
+    from .security.policy.loader import default_policy_dir
+    from .security.policy.render import derived_files, stale_files
+
+    directory = Path(args.policy_dir or os.environ.get("APP_POLICY_DIR") or default_policy_dir())
+    matrix = load_matrix(directory)
+    root = directory.resolve().parent
+    if args.check:
+        stale = stale_files(matrix, root)
+        for path in stale:
+            print(f"out of date with roles.yaml: {path}")
+        return 1 if stale else 0
+    for path, content in derived_files(matrix, root).items():
+        path.write_text(content, encoding="utf-8")
+        print(f"wrote {path}")
+    return 0
+
+
+def register_authz_commands(commands: Any) -> None:
+    """Add the subcommands to `__main__`'s argparse subparsers."""
+    drift = commands.add_parser("drift", help="diff effective grants against the approved snapshot (exit 1 on drift)")
+    drift.add_argument("--approved", default="policy/approved-grants.json", help="the approved snapshot (JSON)")
+    drift.add_argument("--write", action="store_true", help="record the current grants as the approved snapshot")
+    drift.set_defaults(run=_drift)
+    verify = commands.add_parser("audit-verify", help="verify every tenant's audit hash chain (exit 1 if tampered)")
+    verify.add_argument("--tenant", default=None, help="only this tenant")
+    verify.set_defaults(run=_audit_verify)
+    forward = commands.add_parser("audit-forward", help="stream the audit outbox to APP_SIEM_URL")
+    forward.add_argument("--once", action="store_true", help="deliver what is pending, then exit")
+    forward.add_argument("--interval", type=float, default=2.0, help="seconds between polls")
+    forward.set_defaults(run=_audit_forward)
+    policy = commands.add_parser("policy", help="regenerate (or --check) the files derived from roles.yaml")
+    policy.add_argument("action", choices=["render"])
+    policy.add_argument("--check", action="store_true", help="exit 1 when a derived file is out of date")
+    policy.add_argument("--policy-dir", default=None, help="default: APP_POLICY_DIR or the project's policy/")
+    policy.set_defaults(run=_policy)

@@ -1,0 +1,148 @@
+"""Alert rules over audit events: permission changes, role escalations, payout edits.
+
+A rule is one function registered with `@alert_rule(id, severity, title)`;
+it looks at one recorded event (and the matrix, for role ranks) and returns
+a summary dict when it fires, else None. Alerts are written to the SIEM
+outbox in the same transaction as the event that raised them, so the SIEM
+receives each alert exactly when (and only if) the change committed; route
+`type == "alert"` events to your paging/on-call integration there
+(docs/authorization.md, "Alerts"). Ids are stable and never reused.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from .policy.model import Matrix
+
+if TYPE_CHECKING:
+    from .audit import AuditEvent
+
+Severity = Literal["low", "medium", "high"]
+RuleCheck = Callable[["AuditEvent", Matrix], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    id: str
+    severity: Severity
+    title: str
+    check: RuleCheck
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A fired rule, tied to the event that fired it."""
+
+    id: uuid.UUID
+    rule: str
+    severity: Severity
+    title: str
+    event_id: uuid.UUID
+    tenant: str
+    actor: str
+    occurred_at: datetime
+    summary: dict[str, Any]
+
+    def siem_record(self) -> dict[str, Any]:
+        return {
+            "type": "alert",
+            "id": str(self.id),
+            "rule": self.rule,
+            "severity": self.severity,
+            "title": self.title,
+            "event_id": str(self.event_id),
+            "tenant": self.tenant,
+            "actor": self.actor,
+            "occurred_at": self.occurred_at.isoformat(timespec="microseconds"),
+            "summary": self.summary,
+        }
+
+
+RULES: list[AlertRule] = []
+
+
+def alert_rule(rule_id: str, *, severity: Severity, title: str) -> Callable[[RuleCheck], RuleCheck]:
+    """Register a rule; ids are unique and stable (SIEM searches and runbooks key on them)."""
+
+    def register(check: RuleCheck) -> RuleCheck:
+        if any(rule.id == rule_id for rule in RULES):
+            raise ValueError(f"alert rule {rule_id} is registered twice")
+        RULES.append(AlertRule(rule_id, severity, title, check))
+        return check
+
+    return register
+
+
+_PERMISSION_ACTIONS: Final = frozenset({"users.roles.changed", "policy.grants.changed"})
+
+
+def _roles(summary: Any) -> list[str]:
+    roles = summary.get("roles", []) if isinstance(summary, dict) else []
+    return [role for role in roles if isinstance(role, str)]
+
+
+def _highest(matrix: Matrix, roles: Iterable[str]) -> int:
+    return max((matrix.rank(role) for role in roles if role in matrix.roles), default=0)
+
+
+@alert_rule("AUTHZ001", severity="medium", title="Permissions changed")
+def permission_change(event: AuditEvent, _: Matrix) -> dict[str, Any] | None:
+    if event.action not in _PERMISSION_ACTIONS or event.outcome != "success":
+        return None
+    before, after = set(_roles(event.before)), set(_roles(event.after))
+    return {"target": event.target, "added": sorted(after - before), "removed": sorted(before - after)}
+
+
+@alert_rule("AUTHZ002", severity="high", title="Role escalation")
+def role_escalation(event: AuditEvent, matrix: Matrix) -> dict[str, Any] | None:
+    """The target's highest role went up (e.g. member -> admin)."""
+    if event.action != "users.roles.changed" or event.outcome != "success":
+        return None
+    before, after = _roles(event.before), _roles(event.after)
+    if _highest(matrix, after) <= _highest(matrix, before):
+        return None
+    return {"target": event.target, "from": sorted(before), "to": sorted(after)}
+
+
+@alert_rule("AUTHZ003", severity="high", title="Refused admin action")
+def refused_admin_action(event: AuditEvent, matrix: Matrix) -> dict[str, Any] | None:
+    """Someone tried an admin action (e.g. a role change) the policy refused: a probe or a stolen account."""
+    spec = matrix.permissions.get(event.permission)
+    if event.outcome != "denied" or spec is None or not spec.admin_action:
+        return None
+    after = event.after if isinstance(event.after, dict) else {}
+    return {"permission": event.permission, "target": event.target, "reason": after.get("reason", "")}
+
+
+@alert_rule("PAY001", severity="high", title="Payout destination edited")
+def payout_edit(event: AuditEvent, _: Matrix) -> dict[str, Any] | None:
+    if event.action != "payouts.edited" or event.outcome != "success":
+        return None
+    return {"target": event.target, "justification": event.justification}
+
+
+def evaluate_alerts(event: AuditEvent, matrix: Matrix, rules: Iterable[AlertRule] | None = None) -> list[Alert]:
+    """Every alert `event` fires, in rule order."""
+    fired = []
+    for rule in RULES if rules is None else rules:
+        summary = rule.check(event, matrix)
+        if summary is not None:
+            fired.append(
+                Alert(
+                    id=uuid.uuid4(),
+                    rule=rule.id,
+                    severity=rule.severity,
+                    title=rule.title,
+                    event_id=event.id,
+                    tenant=event.tenant,
+                    actor=event.actor,
+                    occurred_at=event.occurred_at,
+                    summary=summary,
+                )
+            )
+    return fired

@@ -1,0 +1,242 @@
+"""Rate limits shared by every replica: one atomic Lua script in Redis, no process memory.
+
+Algorithm: GCRA (the generic cell rate algorithm, a leaky bucket stored as a
+single "theoretical arrival time" per key). Chosen over a sliding-window log
+because each key is one number whatever the limit (an attacker who varies
+account names cannot make a key grow), the exact `retry_after` falls out of
+the arithmetic, and a burst of up to the whole limit is allowed before the
+steady rate applies, which is how people actually log in. A fixed window was
+rejected because it lets through twice the limit across a window boundary.
+
+One decision checks up to three buckets at once -- the client address, the
+account identifier and a global bucket -- and consumes from all of them only
+if all allow, inside the same script, so concurrent replicas cannot
+interleave between the check and the update.
+
+Time comes from Redis (`TIME`) unless a clock is injected: one clock for every
+replica, so skewed hosts cannot stretch a window. Tests inject a clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from redis import Redis
+
+from ..errors import RateLimitedError
+from .clock import Clock
+
+PERIODS: Final[dict[str, int]] = {"second": 1, "minute": 60, "hour": 3600}
+
+# KEYS: one per bucket. ARGV[1]: now in microseconds, or -1 to use Redis TIME;
+# then, per key, its emission interval and its period, both in microseconds.
+# Returns {allowed (1/0), retry_after_us, bitmask of the buckets that refused}.
+_GCRA: Final = """
+local now = tonumber(ARGV[1])
+if now < 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local new_tats = {}
+local retry_after = 0
+local refused = 0
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[2 * i])
+  local period = tonumber(ARGV[2 * i + 1])
+  local stored = redis.call('GET', key)
+  local tat = now
+  if stored then tat = math.max(tonumber(stored), now) end
+  local new_tat = tat + interval
+  local allow_at = new_tat - period
+  if allow_at > now then
+    refused = refused + 2 ^ (i - 1)
+    retry_after = math.max(retry_after, allow_at - now)
+  end
+  new_tats[i] = new_tat
+end
+if refused == 0 then
+  for i, key in ipairs(KEYS) do
+    local ttl_ms = math.ceil((new_tats[i] - now) / 1000)
+    redis.call('SET', key, string.format('%.0f', new_tats[i]), 'PX', ttl_ms)
+  end
+  return {1, 0, 0}
+end
+return {0, retry_after, refused}
+"""
+
+
+@dataclass(frozen=True)
+class Rate:
+    """`count` events per `period` seconds."""
+
+    count: int
+    period: int
+
+    @property
+    def interval_us(self) -> int:
+        return self.period * 1_000_000 // self.count
+
+
+def parse_rate(text: str) -> Rate:
+    """Parse `N/second`, `N/minute` or `N/hour`; raise ValueError otherwise."""
+    count, _, period = text.strip().partition("/")
+    if not count.isdigit() or int(count) < 1 or period not in PERIODS:
+        raise ValueError(f"expected N/second, N/minute or N/hour (e.g. 10/minute), got {text!r}")
+    return Rate(count=int(count), period=PERIODS[period])
+
+
+@dataclass(frozen=True)
+class LimitPolicy:
+    """The three limits one endpoint family enforces together."""
+
+    per_client: Rate
+    per_account: Rate
+    global_: Rate
+
+    @classmethod
+    def parse(cls, *, per_client: str, per_account: str, global_: str) -> LimitPolicy:
+        return cls(parse_rate(per_client), parse_rate(per_account), parse_rate(global_))
+
+
+@dataclass(frozen=True)
+class RateLimitDecision:
+    """The outcome of one attempt.
+
+    Attributes:
+        allowed: the attempt may proceed (and was counted in every bucket).
+        retry_after: whole seconds until the attempt would be allowed; 0 when allowed.
+        limited_by: the buckets that refused: "client", "account" and/or "global".
+    """
+
+    allowed: bool
+    retry_after: int
+    limited_by: tuple[str, ...] = ()
+
+    def raise_if_limited(self) -> None:
+        if not self.allowed:
+            raise RateLimitedError(self.retry_after)
+
+
+def normalize_account(account: str) -> str:
+    """One bucket per account however it is spelled: `Alice@X` and ` alice@x` are one account."""
+    return account.strip().casefold()
+
+
+def account_key(account: str) -> str:
+    """A fixed-size, PII-free key part for an account identifier."""
+    return hashlib.sha256(normalize_account(account).encode()).hexdigest()[:32]
+
+
+def address_bucket(address: str) -> str:
+    """The unit one client is limited as: an IPv4 address, or the /64 an IPv6 host controls.
+
+    A single IPv6 subscriber usually holds a whole /64, so limiting per /128
+    would give an attacker 2**64 fresh buckets.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "invalid:" + hashlib.sha256(address.encode()).hexdigest()[:16]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def _parse_ip(entry: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address from one X-Forwarded-For entry, tolerating `[v6]:port` and `v4:port`."""
+    entry = entry.strip()
+    if entry.startswith("["):
+        entry = entry[1:].partition("]")[0]
+    elif entry.count(":") == 1:
+        entry = entry.partition(":")[0]
+    try:
+        ip = ipaddress.ip_address(entry)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _is_trusted(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, networks: Sequence[ipaddress._BaseNetwork]) -> bool:
+    return any(ip.version == network.version and ip in network for network in networks)
+
+
+def client_address(peer: str | None, forwarded_for: str | Iterable[str] | None, trusted_proxies: Iterable[str]) -> str:
+    """The address a request really came from.
+
+    The socket peer is the answer unless it is one of `trusted_proxies`. Then
+    `X-Forwarded-For` is read from the right (each proxy appends what it saw)
+    and the first entry that is not itself a trusted proxy is the client.
+    Entries to the left of it were written by the client and are ignored, so
+    a forged header cannot pick its own bucket. An unparseable entry stops the
+    walk at the last trusted hop: the limit then falls on the proxy, coarser
+    but never attacker-chosen.
+    """
+    networks = [ipaddress.ip_network(item, strict=False) for item in trusted_proxies]
+    peer_ip = _parse_ip(peer) if peer else None
+    if peer_ip is None:
+        return peer or "unknown"
+    if not _is_trusted(peer_ip, networks):
+        return str(peer_ip)
+    if forwarded_for is None:
+        headers: list[str] = []
+    elif isinstance(forwarded_for, str):
+        headers = [forwarded_for]
+    else:
+        headers = list(forwarded_for)
+    entries = [entry for header in headers for entry in header.split(",") if entry.strip()]
+    last_trusted = peer_ip
+    for entry in reversed(entries):
+        ip = _parse_ip(entry)
+        if ip is None:
+            return str(last_trusted)
+        if not _is_trusted(ip, networks):
+            return str(ip)
+        last_trusted = ip
+    return str(last_trusted)
+
+
+class RateLimiter:
+    """Redis-backed limits per client address, per account and globally, for named scopes.
+
+    A scope (e.g. `auth.login`) gives each endpoint family its own buckets.
+    Every replica that points at the same Redis and prefix shares the limits.
+    """
+
+    def __init__(self, redis: Redis, policy: LimitPolicy, *, key_prefix: str, clock: Clock | None = None) -> None:
+        self._redis = redis
+        self._policy = policy
+        self._prefix = key_prefix
+        self._clock = clock
+        self._script = redis.register_script(_GCRA)
+
+    def _key(self, scope: str, *parts: str) -> str:
+        # The hash tag keeps one decision's keys in one Redis Cluster slot.
+        return ":".join((self._prefix, "rl", "{" + scope + "}", *parts))
+
+    def hit(self, scope: str, *, client: str | None, account: str | None = None) -> RateLimitDecision:
+        """Count one attempt against every applicable bucket, or refuse it without counting."""
+        buckets: list[tuple[str, str, Rate]] = [("global", self._key(scope, "global"), self._policy.global_)]
+        if client is not None:
+            buckets.append(("client", self._key(scope, "client", address_bucket(client)), self._policy.per_client))
+        if account is not None and normalize_account(account):
+            buckets.append(("account", self._key(scope, "account", account_key(account)), self._policy.per_account))
+        now_us = -1 if self._clock is None else int(self._clock.now() * 1_000_000)
+        args: list[int] = [now_us]
+        for _, _, rate in buckets:
+            args.extend((rate.interval_us, rate.period * 1_000_000))
+        allowed, retry_after_us, refused = self._script(keys=[key for _, key, _ in buckets], args=args)
+        if allowed:
+            return RateLimitDecision(allowed=True, retry_after=0)
+        names = tuple(name for index, (name, _, _) in enumerate(buckets) if int(refused) & (1 << index))
+        return RateLimitDecision(
+            allowed=False, retry_after=max(1, math.ceil(int(retry_after_us) / 1_000_000)), limited_by=names
+        )

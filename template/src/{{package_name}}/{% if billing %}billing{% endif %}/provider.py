@@ -1,0 +1,169 @@
+"""The port every payment provider adapter implements, and the normalized values it speaks.
+
+Four operations only: open a hosted checkout, verify a webhook into normalized
+events, refund, credit. Card data never appears in any of them: checkout
+returns a URL (or a drop-in client token) and the provider collects the card
+on its own page or iframe (PCI-DSS SAQ A).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from .catalog import Price
+
+
+class EventKind(StrEnum):
+    """What a provider event means to us; everything else is stored and acknowledged as OTHER."""
+
+    PAYMENT_SUCCEEDED = "payment_succeeded"
+    PAYMENT_FAILED = "payment_failed"
+    RENEWAL_SUCCEEDED = "renewal_succeeded"
+    RENEWAL_FAILED = "renewal_failed"
+    SUBSCRIPTION_CANCELED = "subscription_canceled"
+    REFUNDED = "refunded"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """One verified provider event, normalized.
+
+    Attributes:
+        event_id: the provider's unique id (or, for Braintree, the SHA-256 of the signed payload):
+            the replay guard's key.
+        provider_type: the provider's own event name, for logs.
+        occurred_at: when the provider says it happened: orders state transitions.
+        checkout_id: our checkout id, echoed back from the metadata we sent.
+        payment_reference / subscription_reference: the provider's ids.
+        amount_minor / currency: what the provider says it charged or refunded.
+    """
+
+    provider: str
+    event_id: str
+    provider_type: str
+    kind: EventKind
+    occurred_at: datetime
+    checkout_id: str | None = None
+    payment_reference: str | None = None
+    subscription_reference: str | None = None
+    amount_minor: int | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    """Everything an adapter needs to open a hosted checkout; every amount was computed server-side.
+
+    Attributes:
+        checkout_id: our id, sent as metadata so webhooks can be matched to it.
+        amount_minor: net amount per period after discount (what a renewal will charge).
+        due_now_minor: what to charge today (0 during a free trial).
+        idempotency_key: derived from the client's key; passed on to the provider.
+        dropin_page_url: our page that hosts a provider's drop-in UI (Braintree), by checkout id.
+    """
+
+    checkout_id: str
+    price: Price
+    quantity: int
+    amount_minor: int
+    due_now_minor: int
+    currency: str
+    success_url: str
+    cancel_url: str
+    customer_reference: str
+    idempotency_key: str
+    dropin_page_url: str
+
+    @property
+    def description(self) -> str:
+        return f"{self.price.description} x {self.quantity}"
+
+
+@dataclass(frozen=True)
+class HostedCheckout:
+    """Where to send the customer: the provider's page, or our page hosting its drop-in (client_token)."""
+
+    provider_reference: str
+    checkout_url: str
+    client_token: str | None = None
+
+
+@dataclass(frozen=True)
+class MoneyMovement:
+    """An approved refund or credit, executed exactly once (the key is stable per request)."""
+
+    adjustment_id: str
+    customer: str
+    payment_reference: str | None
+    amount_minor: int
+    currency: str
+    reason: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class ProviderReceipt:
+    provider_reference: str
+    status: str
+
+
+class PaymentProvider(Protocol):
+    """One payment provider behind its official SDK.
+
+    Attributes:
+        name: the `{provider}` of `POST /webhooks/{provider}`.
+        credit_needs_payment: True when the provider can only credit against an earlier payment
+            (no customer balance), so a credit request must name that payment.
+    """
+
+    name: str
+    credit_needs_payment: bool
+
+    def create_checkout(self, request: CheckoutRequest) -> HostedCheckout:
+        """Open a hosted checkout / payment session for exactly `request.due_now_minor`."""
+        ...
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, *, now: datetime) -> list[WebhookEvent]:
+        """Verify the raw body with the SDK's verifier; raise WebhookSignatureError / WebhookStaleError.
+
+        `headers` have lower-case names. Nothing may be stored before this returns.
+        """
+        ...
+
+    def refund(self, movement: MoneyMovement) -> ProviderReceipt: ...
+
+    def credit(self, movement: MoneyMovement) -> ProviderReceipt: ...
+
+
+def provider_idempotency_key(*parts: str) -> str:
+    """A provider-side idempotency key: stable for the same inputs, opaque, at most 64 characters.
+
+    Client keys are scoped to (tenant, caller) before they reach the provider, so two
+    customers choosing the same key can never collide in the provider's key space.
+    """
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:64]
+
+
+@dataclass(frozen=True)
+class NonceCharge:
+    """A drop-in payment-method nonce to charge for a checkout we priced earlier (Braintree)."""
+
+    checkout_id: str
+    customer_reference: str
+    amount_minor: int
+    currency: str
+    recurring: bool
+    nonce: str
+    idempotency_key: str
+
+
+class DropInProvider(PaymentProvider, Protocol):
+    """Providers whose hosted fields return a one-time nonce the server then charges."""
+
+    def charge_nonce(self, charge: NonceCharge) -> ProviderReceipt: ...

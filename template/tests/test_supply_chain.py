@@ -1,0 +1,385 @@
+"""Supply chain: hash-locked dependencies, offline artifact signing, the SBOM policy, the release scripts.
+
+The scripts under scripts/ are run as the workflows run them (a subprocess per
+command), so these tests prove the command lines in .github/workflows too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = ROOT / "scripts"
+PIN = re.compile(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?==([^\s;]+)")
+LOCK_HEAD = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s;\\]+)")
+DIGEST = "sha256:" + "ab" * 32
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _script(name: str, *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / name), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+# ------------------------------------------------------------------ locks
+
+
+def _pins(group: str) -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    requirements = project["dependencies"] if group == "runtime" else project["optional-dependencies"]["dev"]
+    pins = {}
+    for requirement in requirements:
+        match = PIN.match(requirement)
+        assert match, f"{requirement!r} is not pinned with =="
+        pins[_normalize(match.group(1))] = match.group(3)
+    return pins
+
+
+def _lock(name: str) -> dict[str, set[str]]:
+    """name -> locked versions (two when the universal lock forks on a marker); fails on an entry without a hash."""
+    entries: dict[str, set[str]] = {}
+    lines = (ROOT / name).read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines):
+        match = LOCK_HEAD.match(line)
+        if match:
+            entries.setdefault(_normalize(match.group(1)), set()).add(match.group(2))
+            following = lines[number + 1] if number + 1 < len(lines) else ""
+            assert following.strip().startswith("--hash=sha256:"), f"{name}: {line.strip()} has no hash"
+    return entries
+
+
+@pytest.mark.parametrize(
+    ("lock_name", "groups"),
+    [("requirements.lock", ("runtime", "dev")), ("requirements-runtime.lock", ("runtime",))],
+)
+def test_every_pin_is_locked_at_its_version_with_hashes(lock_name: str, groups: tuple[str, ...]) -> None:
+    locked = _lock(lock_name)
+    for group in groups:
+        for name, version in _pins(group).items():
+            assert name in locked, f"{name} is pinned in pyproject.toml but missing from {lock_name}"
+            assert locked[name] == {version}, f"{lock_name} has {name} {sorted(locked[name])}, pyproject pins {version}"
+
+
+def test_the_runtime_lock_is_the_full_lock_without_dev_only_packages() -> None:
+    full, runtime = _lock("requirements.lock"), _lock("requirements-runtime.lock")
+    assert runtime == {name: full[name] for name in runtime}, "the two locks disagree on a version"
+    assert "pytest" not in runtime, "test tools must not reach the production image"
+
+
+# ------------------------------------------------------------------ offline Ed25519 signing
+
+
+def _sbom(path: Path) -> Path:
+    path.write_text(
+        json.dumps(
+            {
+                "bomFormat": "CycloneDX",
+                "specVersion": "1.6",
+                "components": [{"name": "fastapi", "version": "1.0.0", "purl": "pkg:pypi/fastapi@1.0.0"}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> tuple[Path, Path]:
+    directory = tmp_path / "keys"
+    directory.mkdir()
+    private, public = directory / "release.key", directory / "release.pub"
+    result = _script("sign_artifact.py", "keygen", "--private", str(private), "--public", str(public))
+    assert result.returncode == 0, result.stderr
+    assert private.stat().st_mode & 0o777 == 0o600
+    return private, public
+
+
+def test_a_signed_sbom_verifies(keys: tuple[Path, Path], tmp_path: Path) -> None:
+    private, public = keys
+    sbom = _sbom(tmp_path / "sbom.cdx.json")
+    assert _script("sign_artifact.py", "sign", "--key", str(private), str(sbom)).returncode == 0
+    result = _script("verify_artifact.py", "--public", str(public), str(sbom))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("OK")
+
+
+def test_a_tampered_sbom_is_rejected(keys: tuple[Path, Path], tmp_path: Path) -> None:
+    private, public = keys
+    sbom = _sbom(tmp_path / "sbom.cdx.json")
+    _script("sign_artifact.py", "sign", "--key", str(private), str(sbom))
+    sbom.write_text(sbom.read_text().replace("1.0.0", "6.6.6"), encoding="utf-8")
+    result = _script("verify_artifact.py", "--public", str(public), str(sbom))
+    assert result.returncode == 1
+    assert "has changed since it was signed" in result.stderr
+
+
+def test_a_signature_by_another_key_is_rejected(keys: tuple[Path, Path], tmp_path: Path) -> None:
+    private, _ = keys
+    other = tmp_path / "other"
+    other.mkdir()
+    _script("sign_artifact.py", "keygen", "--private", str(other / "o.key"), "--public", str(other / "o.pub"))
+    sbom = _sbom(tmp_path / "sbom.cdx.json")
+    _script("sign_artifact.py", "sign", "--key", str(private), str(sbom))
+    result = _script("verify_artifact.py", "--public", str(other / "o.pub"), str(sbom))
+    assert result.returncode == 1
+    assert "not by the given key" in result.stderr
+
+
+def test_a_forged_signature_with_the_right_key_id_is_rejected(keys: tuple[Path, Path], tmp_path: Path) -> None:
+    private, public = keys
+    sbom = _sbom(tmp_path / "sbom.cdx.json")
+    _script("sign_artifact.py", "sign", "--key", str(private), str(sbom))
+    signature_path = sbom.with_name(sbom.name + ".sig")
+    signature = json.loads(signature_path.read_text())
+    other = tmp_path / "other.json"
+    other.write_text("{}", encoding="utf-8")
+    _script("sign_artifact.py", "sign", "--key", str(private), str(other))
+    signature["signature"] = json.loads(other.with_name("other.json.sig").read_text())["signature"]
+    signature_path.write_text(json.dumps(signature), encoding="utf-8")
+    result = _script("verify_artifact.py", "--public", str(public), str(sbom))
+    assert result.returncode == 1
+    assert "the signature does not verify" in result.stderr
+
+
+def test_a_missing_signature_is_rejected(keys: tuple[Path, Path], tmp_path: Path) -> None:
+    result = _script("verify_artifact.py", "--public", str(keys[1]), str(_sbom(tmp_path / "sbom.cdx.json")))
+    assert result.returncode == 1
+    assert "is missing" in result.stderr
+
+
+def test_an_encrypted_key_needs_its_passphrase(tmp_path: Path) -> None:
+    passphrase = {"ARTIFACT_SIGNING_PASSPHRASE": "correct horse battery staple"}  # pragma: allowlist secret
+    private, public = tmp_path / "k.key", tmp_path / "k.pub"
+    keygen = _script("sign_artifact.py", "keygen", "--private", str(private), "--public", str(public), env=passphrase)
+    assert keygen.returncode == 0
+    assert b"ENCRYPTED" in private.read_bytes()
+    sbom = _sbom(tmp_path / "sbom.cdx.json")
+    without = _script("sign_artifact.py", "sign", "--key", str(private), str(sbom))
+    assert without.returncode == 1
+    assert "cannot load the private key" in without.stderr
+    assert _script("sign_artifact.py", "sign", "--key", str(private), str(sbom), env=passphrase).returncode == 0
+    assert _script("verify_artifact.py", "--public", str(public), str(sbom)).returncode == 0
+
+
+def test_keygen_refuses_to_write_a_private_key_into_a_repository(tmp_path: Path) -> None:
+    git = shutil.which("git")
+    assert git, "git is needed to build the repository fixture"
+    subprocess.run([git, "init", "-q", str(tmp_path)], check=True)
+    result = _script(
+        "sign_artifact.py", "keygen", "--private", str(tmp_path / "r.key"), "--public", str(tmp_path / "r.pub")
+    )
+    assert result.returncode == 1
+    assert "inside a git work tree" in result.stderr
+    assert not (tmp_path / "r.key").exists()
+
+
+def test_keygen_never_overwrites_a_key(keys: tuple[Path, Path]) -> None:
+    private, public = keys
+    before = private.read_bytes()
+    result = _script("sign_artifact.py", "keygen", "--private", str(private), "--public", str(public))
+    assert result.returncode == 1
+    assert private.read_bytes() == before
+
+
+# ------------------------------------------------------------------ SBOM policy
+
+
+def _policy_inputs(tmp_path: Path, components: list[dict], lock: str) -> tuple[Path, Path, Path]:
+    sbom = tmp_path / "sbom.json"
+    sbom.write_text(
+        json.dumps(
+            {
+                "bomFormat": "CycloneDX",
+                "specVersion": "1.6",
+                "metadata": {"component": {"name": "registry/app", "version": "1"}},
+                "components": components,
+            }
+        ),
+        encoding="utf-8",
+    )
+    (tmp_path / "req.lock").write_text(lock, encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "my-app"\n', encoding="utf-8")
+    return sbom, tmp_path / "req.lock", tmp_path / "pyproject.toml"
+
+
+def _component(name: str, version: str) -> dict:
+    return {"name": name, "version": version, "purl": f"pkg:pypi/{name}@{version}"}
+
+
+LOCK = "fastapi==1.0.0 \\\n    --hash=sha256:00\nPyYAML==6.0.4 \\\n    --hash=sha256:11\n"
+GOOD = [
+    _component("fastapi", "1.0.0"),
+    _component("pyyaml", "6.0.4"),
+    _component("pip", "25.0"),
+    _component("my-app", "0.1.0"),
+    {"name": "libc6", "version": "2.36", "purl": "pkg:deb/debian/libc6@2.36"},
+]
+
+
+def _policy(tmp_path: Path, components: list[dict], lock: str = LOCK) -> subprocess.CompletedProcess:
+    sbom, lock_path, pyproject = _policy_inputs(tmp_path, components, lock)
+    return _script("sbom_policy.py", str(sbom), "--lock", str(lock_path), "--pyproject", str(pyproject))
+
+
+def test_an_sbom_matching_the_lock_passes_the_policy(tmp_path: Path) -> None:
+    result = _policy(tmp_path, GOOD)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("components", "violation"),
+    [
+        ([c for c in GOOD if c["name"] != "pyyaml"], "locked pyyaml==6.0.4 is missing"),
+        ([*GOOD, _component("fastapi", "0.9.0")], "fastapi is present at ['0.9.0'], but the lock says 1.0.0"),
+        ([*GOOD, _component("evil-package", "1.0")], "evil-package ['1.0'] is in the SBOM but not in the lock"),
+        ([*GOOD, {"name": "nameless-version", "purl": "pkg:deb/x"}], "component without a name or version"),
+    ],
+    ids=["missing", "other-version", "unlocked", "no-version"],
+)
+def test_an_sbom_that_differs_from_the_lock_is_refused(tmp_path: Path, components: list[dict], violation: str) -> None:
+    result = _policy(tmp_path, components)
+    assert result.returncode == 1
+    assert violation in result.stderr
+
+
+def test_a_document_that_is_not_cyclonedx_is_refused(tmp_path: Path) -> None:
+    sbom, lock, pyproject = _policy_inputs(tmp_path, GOOD, LOCK)
+    sbom.write_text(json.dumps({"spdxVersion": "SPDX-2.3"}), encoding="utf-8")
+    result = _script("sbom_policy.py", str(sbom), "--lock", str(lock), "--pyproject", str(pyproject))
+    assert result.returncode == 1
+    assert "not a CycloneDX JSON document" in result.stderr
+
+
+# ------------------------------------------------------------------ ECS release script (a stand-in AWS CLI)
+
+FAKE_AWS = r"""#!{python}
+import json, os, sys
+args = [a for a in sys.argv[1:] if a not in ("--output", "json")]
+with open(os.environ["FAKE_AWS_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\n")
+command = " ".join(args[:2])
+definition = {{"taskDefinitionArn": "arn:td/app:7", "family": "app", "revision": 7, "status": "ACTIVE",
+              "containerDefinitions": [{{"name": "app", "image": "old@sha256:" + "0" * 64}}]}}
+if command == "ecs describe-services":
+    print(json.dumps({{"services": [{{"taskDefinition": "arn:td/app:7",
+        "networkConfiguration": {{"awsvpcConfiguration": {{"subnets": ["subnet-1"]}}}}}}]}}))
+elif command == "ecs describe-task-definition":
+    print(json.dumps({{"taskDefinition": definition}}))
+elif command == "ecs register-task-definition":
+    with open(os.environ["FAKE_AWS_LOG"] + ".registered", "w") as kept:
+        kept.write(open(args[-1].removeprefix("file://")).read())
+    print(json.dumps({{"taskDefinition": {{"taskDefinitionArn": "arn:td/app:8"}}}}))
+elif command == "ecs run-task":
+    print(json.dumps({{"tasks": [{{"taskArn": "arn:task/1"}}], "failures": []}}))
+elif command == "ecs describe-tasks":
+    code = int(os.environ.get("FAKE_TASK_EXIT", "0"))
+    print(json.dumps({{"tasks": [{{"containers": [{{"name": "app", "exitCode": code}}]}}]}}))
+"""
+
+
+@pytest.fixture
+def fake_aws(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    aws = bin_dir / "aws"
+    aws.write_text(FAKE_AWS.format(python=sys.executable), encoding="utf-8")
+    aws.chmod(0o755)
+    log = tmp_path / "aws.log"
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_AWS_LOG": str(log)}
+    return env, log
+
+
+def _calls(log: Path) -> list[list[str]]:
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_migrations_run_in_a_new_revision_of_the_verified_digest(fake_aws) -> None:
+    env, log = fake_aws
+    image = f"ghcr.io/acme/app@{DIGEST}"
+    args = [
+        "run-task",
+        "--cluster",
+        "c",
+        "--service",
+        "s",
+        "--family",
+        "app-migrate",
+        "--image",
+        image,
+        "--",
+        "migrate",
+    ]
+    result = _script("ecs_release.py", *args, env=env)
+    assert result.returncode == 0, result.stderr
+    calls = _calls(log)
+    registered = json.loads(log.with_name("aws.log.registered").read_text())
+    assert registered["containerDefinitions"][0]["image"] == image
+    assert not {"taskDefinitionArn", "revision", "status"} & set(registered), "read-only fields must not be re-sent"
+    run = next(call for call in calls if call[:2] == ["ecs", "run-task"])
+    assert run[run.index("--task-definition") + 1] == "arn:td/app:8"
+    overrides = json.loads(run[run.index("--overrides") + 1])
+    assert overrides == {"containerOverrides": [{"name": "app", "command": ["migrate"]}]}
+    assert ["ecs", "describe-task-definition", "--task-definition", "app-migrate"] in calls
+
+
+def test_a_failed_migration_fails_the_job(fake_aws) -> None:
+    env, _ = fake_aws
+    args = ["run-task", "--cluster", "c", "--service", "s", "--image", f"ghcr.io/acme/app@{DIGEST}", "--", "migrate"]
+    result = _script("ecs_release.py", *args, env={**env, "FAKE_TASK_EXIT": "3"})
+    assert result.returncode == 3
+
+
+def test_an_image_by_tag_is_refused(fake_aws) -> None:
+    env, log = fake_aws
+    result = _script(
+        "ecs_release.py", "deploy", "--cluster", "c", "--service", "s", "--image", "ghcr.io/a/b:v1", env=env
+    )
+    assert result.returncode == 2
+    assert "not an image reference by sha256 digest" in result.stderr
+    assert not log.exists(), "nothing may reach AWS before the image reference is checked"
+
+
+def test_deploy_rolls_out_the_digest_and_waits_for_stability(fake_aws) -> None:
+    env, log = fake_aws
+    image = f"ghcr.io/acme/app@{DIGEST}"
+    assert (
+        _script("ecs_release.py", "deploy", "--cluster", "c", "--service", "s", "--image", image, env=env).returncode
+        == 0
+    )
+    calls = _calls(log)
+    update = next(call for call in calls if call[:2] == ["ecs", "update-service"])
+    assert update[update.index("--task-definition") + 1] == "arn:td/app:8"
+    assert calls[-1][:3] == ["ecs", "wait", "services-stable"]
+
+
+# ------------------------------------------------------------------ nightly template-update report
+
+
+@pytest.mark.parametrize(("available", "exit_code"), [(True, 0), (False, 1)])
+def test_template_update_report(tmp_path: Path, available: bool, exit_code: int) -> None:
+    report = tmp_path / "update.json"
+    report.write_text(
+        json.dumps({"update_available": available, "current_version": "0.1.0", "latest_version": "0.2.0"}),
+        encoding="utf-8",
+    )
+    assert _script("template_update_report.py", str(report), "--available").returncode == exit_code
+    summary = _script("template_update_report.py", str(report)).stdout
+    assert ("copier update --vcs-ref 0.2.0" in summary) is available
