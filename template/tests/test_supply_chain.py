@@ -270,28 +270,28 @@ def test_a_document_that_is_not_cyclonedx_is_refused(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ ECS release script (a stand-in AWS CLI)
 
-FAKE_AWS = r"""#!{python}
+FAKE_AWS = r"""#!__PYTHON__
 import json, os, sys
 args = [a for a in sys.argv[1:] if a not in ("--output", "json")]
 with open(os.environ["FAKE_AWS_LOG"], "a") as log:
     log.write(json.dumps(args) + "\n")
 command = " ".join(args[:2])
-definition = {{"taskDefinitionArn": "arn:td/app:7", "family": "app", "revision": 7, "status": "ACTIVE",
-              "containerDefinitions": [{{"name": "app", "image": "old@sha256:" + "0" * 64}}]}}
+definition = {"taskDefinitionArn": "arn:td/app:7", "family": "app", "revision": 7, "status": "ACTIVE",
+              "containerDefinitions": [{"name": "app", "image": "old@sha256:" + "0" * 64}]}
 if command == "ecs describe-services":
-    print(json.dumps({{"services": [{{"taskDefinition": "arn:td/app:7",
-        "networkConfiguration": {{"awsvpcConfiguration": {{"subnets": ["subnet-1"]}}}}}}]}}))
+    print(json.dumps({"services": [{"taskDefinition": "arn:td/app:7",
+        "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}}]}))
 elif command == "ecs describe-task-definition":
-    print(json.dumps({{"taskDefinition": definition}}))
+    print(json.dumps({"taskDefinition": definition}))
 elif command == "ecs register-task-definition":
     with open(os.environ["FAKE_AWS_LOG"] + ".registered", "w") as kept:
         kept.write(open(args[-1].removeprefix("file://")).read())
-    print(json.dumps({{"taskDefinition": {{"taskDefinitionArn": "arn:td/app:8"}}}}))
+    print(json.dumps({"taskDefinition": {"taskDefinitionArn": "arn:td/app:8"}}))
 elif command == "ecs run-task":
-    print(json.dumps({{"tasks": [{{"taskArn": "arn:task/1"}}], "failures": []}}))
+    print(json.dumps({"tasks": [{"taskArn": "arn:task/1"}], "failures": []}))
 elif command == "ecs describe-tasks":
     code = int(os.environ.get("FAKE_TASK_EXIT", "0"))
-    print(json.dumps({{"tasks": [{{"containers": [{{"name": "app", "exitCode": code}}]}}]}}))
+    print(json.dumps({"tasks": [{"containers": [{"name": "app", "exitCode": code}]}]}))
 """
 
 
@@ -300,7 +300,7 @@ def fake_aws(tmp_path: Path) -> tuple[dict[str, str], Path]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     aws = bin_dir / "aws"
-    aws.write_text(FAKE_AWS.format(python=sys.executable), encoding="utf-8")
+    aws.write_text(FAKE_AWS.replace("__PYTHON__", sys.executable, 1), encoding="utf-8")
     aws.chmod(0o755)
     log = tmp_path / "aws.log"
     env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_AWS_LOG": str(log)}

@@ -5,6 +5,6 @@ and, where a well-kept tool exists for the job, runs that tool instead of
 re-implementing it.
 """
 
-from . import hygiene, identity, layout, profile, runtime, workflows
+from . import authz, hygiene, identity, layout, profile, runtime, workflows
 
-__all__ = ["hygiene", "identity", "layout", "profile", "runtime", "workflows"]
+__all__ = ["authz", "hygiene", "identity", "layout", "profile", "runtime", "workflows"]

@@ -42,6 +42,28 @@ def constant(text: str, name: str) -> Any:
     return None
 
 
+def dict_entries(text: str, name: str) -> dict[str, Any] | None:
+    """The literal `"key": value` entries of a module-level dict display `name`, skipping `**spread`s.
+
+    For dicts like `RUNTIME_GRANTS = {**TENANT_TABLE_GRANTS, "audit_events": (...)}`, whose
+    whole value is not a literal but whose own entries are. None when `name` is not a dict display.
+    """
+    for node in ast.parse(text).body:
+        targets = [node.target] if isinstance(node, ast.AnnAssign) else getattr(node, "targets", [])
+        if any(isinstance(target, ast.Name) and target.id == name for target in targets):
+            if not isinstance(node.value, ast.Dict):
+                return None
+            entries = {}
+            for key, value in zip(node.value.keys, node.value.values, strict=True):
+                if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                    try:
+                        entries[key.value] = ast.literal_eval(value)
+                    except ValueError:
+                        continue
+            return entries
+    return None
+
+
 #: What `settings_default` returns for a default that is not a literal (a lambda, a call): undecidable.
 NOT_LITERAL: Any = object()
 

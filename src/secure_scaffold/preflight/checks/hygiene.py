@@ -71,6 +71,28 @@ def _audited_false_positives(project: Project) -> set[tuple[str, str]]:
     }
 
 
+#: The baseline's regex filters and the `scan` flag that applies each one.
+_REGEX_FILTERS = {
+    "detect_secrets.filters.regex.should_exclude_secret": "--exclude-secrets",
+    "detect_secrets.filters.regex.should_exclude_line": "--exclude-lines",
+    "detect_secrets.filters.regex.should_exclude_file": "--exclude-files",
+}
+
+
+def _baseline_filters(project: Project) -> list[str]:
+    """The project's own `.secrets.baseline` exclusions, as `scan` flags: the same rules as its pre-commit hook."""
+    text = project.read(BASELINE)
+    if not text:
+        return []
+    flags = []
+    for item in json.loads(text).get("filters_used", []):
+        flag = _REGEX_FILTERS.get(item.get("path", ""))
+        if flag:
+            for pattern in item.get("pattern", []):
+                flags += [flag, pattern]
+    return flags
+
+
 @register("hygiene.secret_scan", controls=("DEPLOY-05",))
 def secret_scan(project: Project) -> Outcome:
     """detect-secrets finds no secret in any file, except findings audited as false positives in the baseline."""
@@ -79,7 +101,7 @@ def secret_scan(project: Project) -> Outcome:
         return unknown("detect-secrets is not installed", INSTALL_HINTS["detect-secrets"])
     names = [project.relative(path) for path in project.files if path.name != BASELINE]
     audited = _audited_false_positives(project)
-    run = run_tool(executable, "scan", "--no-verify", *names, cwd=project.root)
+    run = run_tool(executable, "scan", "--no-verify", *_baseline_filters(project), *names, cwd=project.root)
     if run.returncode != 0:
         return unknown(f"detect-secrets failed: {run.stderr.strip()[:200]}", "run it by hand to see why")
     results = json.loads(run.stdout).get("results", {})

@@ -10,7 +10,7 @@ dotted path, so both work with the same setting.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .auth_errors import InvalidTokenError, MfaRequiredError
 from .principal import KNOWN_ROLES, Principal
@@ -56,6 +56,9 @@ class ClaimsMapping:
         mfa_claim: the claim holding authentication methods (`amr`) or context (`acr`).
         mfa_values: any of these in `mfa_claim` proves a second factor.
         tenant_required: multi-tenant deployments refuse tokens without a tenant.
+        attribute_claims: ABAC attribute name -> claim holding it (`region` -> `region`).
+            Only string values are taken; a missing or non-string claim leaves the
+            attribute unset, and the policy's `same` conditions then refuse (fail closed).
     """
 
     roles_claim: str
@@ -63,6 +66,7 @@ class ClaimsMapping:
     mfa_claim: str
     mfa_values: frozenset[str]
     tenant_required: bool = False
+    attribute_claims: Mapping[str, str] = field(default_factory=dict)
 
     def roles(self, claims: Mapping[str, object]) -> frozenset[str]:
         """The caller's roles, restricted to the roles the app knows."""
@@ -80,6 +84,11 @@ class ClaimsMapping:
     def mfa(self, claims: Mapping[str, object]) -> bool:
         return bool(set(_strings(claim_value(claims, self.mfa_claim))) & self.mfa_values)
 
+    def attributes(self, claims: Mapping[str, object]) -> dict[str, str]:
+        """The caller's ABAC attributes, as far as the token carries them."""
+        found = {name: claim_value(claims, claim) for name, claim in self.attribute_claims.items()}
+        return {name: value for name, value in found.items() if isinstance(value, str) and value}
+
     def principal(self, claims: Mapping[str, object], *, session_id: str | None = None) -> Principal:
         """Build the Principal; `sub` must be a non-empty string (checked by token validation)."""
         email = claims.get("email")
@@ -89,6 +98,7 @@ class ClaimsMapping:
             tenant=self.tenant(claims),
             roles=self.roles(claims),
             mfa=self.mfa(claims),
+            attributes=self.attributes(claims),
             session_id=session_id,
         )
 

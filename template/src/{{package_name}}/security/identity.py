@@ -87,6 +87,7 @@ def claims_mapping(settings: Settings) -> ClaimsMapping:
         mfa_claim=settings.oidc_mfa_claim,
         mfa_values=frozenset(settings.oidc_mfa_values),
         tenant_required=settings.oidc_tenant_required,
+        attribute_claims=dict(settings.oidc_attribute_claims),
     )
 
 

@@ -7,21 +7,24 @@ its audit event in one transaction. A refused attempt (403) is itself
 audited, as `outcome="denied"`, so probing shows up in the SIEM (AUTHZ003).
 
 Roles assigned here live in `role_assignments` (tenant, subject, role). The
-session layer adds them to the roles from the IdP token when it builds the
-`Principal` (`roles_of`), and the drift report lists them.
+authentication layer adds them to the roles from the IdP token on every
+request (`with_assigned_roles`), and the drift report lists them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Final
 
 from sqlalchemy import Connection, Engine, text
 
 from .audit import AuditAction, AuditEntry, AuditLog, Where, require_justification
+from .claims import PRIVILEGED_ROLES
 from .policy.decision import Caller, DecisionPoint
 from .policy.errors import PermissionDeniedError, RoleEscalationError, UnknownRoleError
 from .policy.escalation import RoleChange, check_role_change
+from .principal import KNOWN_ROLES, Principal
 
 PERMISSION: Final = "users:assign_roles"
 #: Advisory-lock namespace serializing changes to one user's roles.
@@ -33,6 +36,24 @@ _CURRENT = text("SELECT role FROM role_assignments WHERE tenant_id = :tenant AND
 def roles_of(connection: Connection, tenant: str, subject: str) -> frozenset[str]:
     """Roles assigned in the app to `subject` (the IdP's roles come from the token)."""
     return frozenset(connection.execute(_CURRENT, {"tenant": tenant, "subject": subject}).scalars())
+
+
+def with_assigned_roles(engine: Engine, principal: Principal) -> Principal:
+    """The caller with the roles assigned in the app added to the token's, read per request.
+
+    Per request, not per login: a role removed here stops working on the
+    caller's next request, without waiting for the session or token to end.
+    Only roles the app knows are added, like `ClaimsMapping.roles` does, and
+    admin, finance and auditor only to a caller who proved a second factor:
+    an assignment must not carry a session past the MFA rule of login.
+    """
+    with engine.connect() as connection:
+        assigned = roles_of(connection, principal.tenant, principal.subject) & KNOWN_ROLES
+    if not principal.mfa:
+        assigned -= PRIVILEGED_ROLES
+    if assigned <= principal.roles:
+        return principal
+    return replace(principal, roles=principal.roles | assigned)
 
 
 class RoleAdministration:

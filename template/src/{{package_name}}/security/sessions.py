@@ -49,7 +49,8 @@ class Session:
 
     Attributes:
         id: the cookie value; never stored, never logged.
-        subject / email / tenant / roles / mfa: the Principal at login.
+        subject / email / tenant / roles / mfa / attributes: the Principal at login
+            (roles assigned in the app are added per request, see `role_admin`).
         csrf_token: sent back by the browser as `X-CSRF-Token` on unsafe methods.
         created_at / last_seen_at: drive the absolute and idle timeouts.
         auth_time: when the user authenticated at the IdP (`auth_time` claim).
@@ -78,6 +79,7 @@ class Session:
     refresh_token: str | None = field(default=None, repr=False)
     step_up_at: float | None = None
     device_hash: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
 
     @property
     def session_id(self) -> str:
@@ -94,6 +96,7 @@ class Session:
             tenant=self.tenant,
             roles=self.roles,
             mfa=self.mfa,
+            attributes=dict(self.attributes),
             session_id=self.id,
         )
 
@@ -167,6 +170,7 @@ class SessionStore:
             tenant=principal.tenant,
             roles=principal.roles,
             mfa=principal.mfa,
+            attributes=dict(principal.attributes),
             csrf_token=secrets.token_urlsafe(32),
             created_at=now,
             last_seen_at=now,
@@ -218,7 +222,12 @@ class SessionStore:
         rotated = replace(session, id=secrets.token_urlsafe(SESSION_ID_BYTES), csrf_token=secrets.token_urlsafe(32))
         if principal is not None:
             rotated = replace(
-                rotated, email=principal.email, tenant=principal.tenant, roles=principal.roles, mfa=principal.mfa
+                rotated,
+                email=principal.email,
+                tenant=principal.tenant,
+                roles=principal.roles,
+                mfa=principal.mfa,
+                attributes=dict(principal.attributes),
             )
         self._write(rotated, self.clock.now(), create=True)
         self.revoke(session.id)

@@ -10,11 +10,13 @@ unless they pass the CSRF checks, before any route code runs. Blocking work
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -33,6 +35,7 @@ from ..security.auth_errors import (
 from ..security.csrf import check_csrf, origin_of
 from ..security.identity import Identity, build_identity
 from ..security.principal import Principal
+from ..security.role_admin import with_assigned_roles
 from ..security.sessions import Session
 from .errors import error_response
 
@@ -83,7 +86,10 @@ class Caller:
 
 
 def resolve_caller(identity: Identity, connection: HTTPConnection, allowed_origin: str) -> Caller:
-    """Bearer token if one is presented, else the session cookie; raises CsrfError."""
+    """Bearer token if one is presented, else the session cookie; raises CsrfError.
+
+    The principal carries the token's roles only; `with_assigned_roles` adds the app's.
+    """
     authorization = connection.headers.get("authorization")
     if authorization is not None:
         scheme, _, token = authorization.partition(" ")
@@ -120,10 +126,20 @@ class AuthenticationMiddleware:
         application = scope["app"]
         identity: Identity = application.state.identity
         allowed_origin = origin_of(application.state.services.settings.base_url)
+        engine: Engine = application.state.services.engine
         try:
             caller = await run_in_threadpool(resolve_caller, identity, HTTPConnection(scope), allowed_origin)
+            if caller.principal is not None:
+                principal = await run_in_threadpool(with_assigned_roles, engine, caller.principal)
+                caller = replace(caller, principal=principal)
         except CsrfError as error:
             await auth_error_response(error)(scope, receive, send)
+            return
+        except SQLAlchemyError:
+            # Without the role assignments no decision can be right: refuse rather than guess.
+            await error_response(503, "the service is temporarily unavailable", code="unavailable")(
+                scope, receive, send
+            )
             return
         state = scope.setdefault("state", {})
         state["principal"] = caller.principal

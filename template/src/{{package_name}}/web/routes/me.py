@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter
 
-from ..deps import CurrentPrincipal, CurrentSession
+from ...security.principal import Principal
+from ..authz import require_login
+from ..deps import CurrentSession
 
 router = APIRouter(tags=["identity"])
 
 
 @router.get("/api/me")
-def me(principal: CurrentPrincipal, session: CurrentSession) -> dict[str, object]:
-    """`csrf_token` is null for bearer-token clients: they are not subject to CSRF."""
+def me(principal: Annotated[Principal, require_login()], session: CurrentSession) -> dict[str, object]:
+    """`csrf_token` is null for bearer-token clients: they are not subject to CSRF.
+
+    `roles` are the effective roles: the token's plus those assigned in the app.
+    """
     return {
         "sub": principal.subject,
         "email": principal.email,

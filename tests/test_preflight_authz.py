@@ -1,0 +1,111 @@
+"""Preflight's authorization checks: each way of breaking deny-by-default, the matrix or the audit trail fails.
+
+A freshly rendered project passes all four checks; each test then breaks the
+project in exactly one way and asserts the control, the check and the message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from secure_scaffold.preflight import Status, run_preflight
+
+AUTHZ_CHECKS = {
+    "AUTHZ-04": "authz.routes_declared",
+    "AUTHZ-02": "authz.negative_tests",
+    "AUTHZ-08": "authz.audit_wired",
+    "AUTHZ-06": "authz.drift_scheduled",
+}
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory, template_snapshot: Path) -> Path:
+    import copier
+
+    destination = tmp_path_factory.mktemp("authz") / "project"
+    copier.run_copy(str(template_snapshot), destination, defaults=True, quiet=True, unsafe=False)
+    return destination
+
+
+@pytest.fixture
+def project(pristine: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    copy = tmp_path / "project"
+    shutil.copytree(pristine, copy)
+    return copy
+
+
+def _edit(project: Path, relative: str, old: str, new: str) -> None:
+    path = project / relative
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{relative} no longer contains {old!r}; update this test"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def _outcome(project: Path, control: str):
+    report = run_preflight(project, only=[control])
+    (result,) = [result for result in report.results if result.control_id == control]
+    (check,) = [check for check in result.checks if check.check == AUTHZ_CHECKS[control]]
+    return check.outcome, report
+
+
+def test_a_generated_project_passes_every_authz_check(pristine: Path) -> None:
+    report = run_preflight(pristine, only=list(AUTHZ_CHECKS))
+    outcomes = {check.check: check.outcome for result in report.results for check in result.checks}
+    for check in AUTHZ_CHECKS.values():
+        assert outcomes[check].status is Status.PASSED, (check, outcomes[check].findings)
+
+
+PACKAGE = "src/secure_app"
+
+
+@pytest.mark.parametrize(
+    ("control", "relative", "old", "new", "message"),
+    [
+        ("AUTHZ-04", f"{PACKAGE}/web/routes/projects.py", 'Annotated[Principal, require("projects:read")]',
+         "Principal", "GET /api/projects declares no permission"),
+        ("AUTHZ-04", f"{PACKAGE}/web/routes/admin.py", 'require("audit:read")', 'require("audit:raed")',
+         "requires 'audit:raed', which policy/roles.yaml does not define"),
+        ("AUTHZ-02", "policy/roles.yaml", "      projects:read: [owner_if_restricted]\n  member:",
+         "      projects:read: [owner_if_restricted]\n      customers:read: []\n  member:",
+         "the lowest role, viewer, is granted personal data: customers:read"),
+        ("AUTHZ-02", "tests/test_policy_negative_matrix.py", "MATRIX", "HAND_WRITTEN",
+         "does not derive its cases from the matrix"),
+        ("AUTHZ-08", f"{PACKAGE}/db/privileges.py", '"audit_events": ("SELECT", "INSERT"),',
+         '"audit_events": ("SELECT", "INSERT", "UPDATE"),', "the runtime role may UPDATE audit_events"),
+        ("AUTHZ-08", f"{PACKAGE}/security/role_admin.py", "self.audit.append(", "self.audit_disabled(",
+         "role changes are not written to the audit log"),
+        ("AUTHZ-06", ".github/workflows/nightly.yml", "-- drift --approved policy/approved-grants.json",
+         "-- drift", "no scheduled workflow runs the drift report"),
+    ],
+)  # fmt: skip
+def test_breaking_an_authz_control_fails_it(project: Path, control, relative, old, new, message) -> None:
+    _edit(project, relative, old, new)
+    outcome, report = _outcome(project, control)
+    assert outcome.status is Status.FAILED
+    assert any(message in finding.message for finding in outcome.findings), [f.message for f in outcome.findings]
+    assert any(finding.path for finding in outcome.findings), "a finding names the file to fix"
+    if control != "AUTHZ-06":  # drift reports are a warning, not a deploy blocker
+        assert control in [result.control_id for result in report.blocking_failures]
+
+
+def test_an_audit_trigger_removed_from_the_migrations_fails_authz_08(project: Path) -> None:
+    versions = project / PACKAGE / "db" / "migrations" / "versions"
+    for path in versions.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace("BEFORE UPDATE OR DELETE ON audit_events", "AFTER INSERT ON audit_events"))
+    outcome, _ = _outcome(project, "AUTHZ-08")
+    assert outcome.status is Status.FAILED
+    assert any("refuses UPDATE and DELETE on audit_events" in finding.message for finding in outcome.findings)
+
+
+def test_a_router_level_require_login_declares_its_routes(project: Path) -> None:
+    """web/step_up.py declares require_login() once on its APIRouter; removing it is caught,
+    although its paths start with /auth/: only login, callback and logout are public there."""
+    _edit(project, f"{PACKAGE}/web/step_up.py", ", dependencies=[require_login()])", ")")
+    outcome, _ = _outcome(project, "AUTHZ-04")
+    assert outcome.status is Status.FAILED
+    assert any("POST /auth/webauthn/register/options declares no permission" in f.message for f in outcome.findings)
