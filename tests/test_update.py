@@ -7,6 +7,7 @@ tests exercise copier's real three-way update between versions.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -153,3 +154,74 @@ def test_unmerged_files_detects_markers_and_rej(project: Path) -> None:
     assert unmerged_files(project) == ["a.py", "b.txt.rej"]
     with pytest.raises(UpdateConflictError):
         raise UpdateConflictError("x", files=["a.py"])
+
+
+def _run_generated_tests(project: Path, *tests: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(project / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *tests],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+USER_ROUTE = """
+
+@router.get("/api/reports")
+def reports(principal: Annotated[Principal, require("projects:read")]) -> dict[str, list[str]]:
+    return {"reports": []}
+"""
+
+
+def test_a_teams_own_routes_and_policy_lines_survive_and_its_tests_still_pass(
+    template_repo: Path, project: Path
+) -> None:
+    """The user-owned routes module is never rewritten; a policy line merges; the project still works."""
+    local = project / "src" / "secure_app" / "web" / "routes" / "local.py"
+    local.write_text(
+        local.read_text().replace(
+            "from fastapi import APIRouter\n",
+            "from typing import Annotated\n\nfrom fastapi import APIRouter\n\n"
+            "from ...security.principal import Principal\nfrom ..authz import require\n",
+        )
+        + USER_ROUTE,
+        encoding="utf-8",
+    )
+    roles = project / "policy" / "roles.yaml"
+    roles.write_text(
+        roles.read_text().replace(
+            "      invoices:read: []\n  finance:", "      invoices:read: []\n      projects:read: []\n  finance:"
+        ),
+        encoding="utf-8",
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "our reports route; auditors read projects")
+
+    template_local = template_repo / "template" / "src" / "{{package_name}}" / "web" / "routes" / "local.py"
+    readme = (template_repo / "template" / "README.md.jinja").read_text()
+    release(
+        template_repo,
+        {
+            "src/{{package_name}}/web/routes/local.py": template_local.read_text() + "\n# a new template example\n",
+            "README.md.jinja": readme + "\n## Support\n\nAsk the platform team.\n",
+        },
+    )
+    update_project(project, quiet=True)
+    assert unmerged_files(project) == []
+    assert "Ask the platform team." in (project / "README.md").read_text()
+    assert '@router.get("/api/reports")' in local.read_text()
+    assert "a new template example" not in local.read_text(), "an update rewrote a user-owned file"
+    assert "      projects:read: []\n  finance:" in roles.read_text()
+
+    result = _run_generated_tests(
+        project,
+        "tests/test_route_declarations.py",
+        "tests/test_policy_negative_matrix.py",
+        "tests/test_http_negative_matrix.py",
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert " passed" in result.stdout.strip().splitlines()[-1]
