@@ -59,9 +59,13 @@ def release(repo: Path, edits: dict[str, str], version: str = "v1.1.0") -> None:
 
 
 @pytest.fixture
-def project(template_repo: Path, tmp_path: Path) -> Path:
+def project(template_repo: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """Default answers, or the answers a test passes with `indirect` parametrization."""
     destination = tmp_path / "project"
-    generate_project(destination, defaults=True, template=str(template_repo), vcs_ref="v1.0.0", quiet=True)
+    answers = getattr(request, "param", {})
+    generate_project(
+        destination, data=answers, defaults=True, template=str(template_repo), vcs_ref="v1.0.0", quiet=True
+    )
     git(destination, "init", "-q", "-b", "main")
     git(destination, "add", "-A")
     git(destination, "commit", "-qm", "generated")
@@ -177,6 +181,14 @@ def reports(principal: Annotated[Principal, require("projects:read")]) -> dict[s
 """
 
 
+#: Answer sets that change what the updated files sit next to: the policy engine, tenancy, billing.
+UPDATE_COMBINATIONS = [
+    {},
+    {"policy_engine": "opa", "tenancy": "pooled", "payment_provider": "stripe", "secrets_backend": "cloud"},
+]
+
+
+@pytest.mark.parametrize("project", UPDATE_COMBINATIONS, indirect=True, ids=["defaults", "opa-pooled-stripe"])
 def test_a_teams_own_routes_and_policy_lines_survive_and_its_tests_still_pass(
     template_repo: Path, project: Path
 ) -> None:
