@@ -7,7 +7,7 @@ PIP       = $(BIN)/python -m pip --disable-pip-version-check --quiet
 # Parallel workers for the generator tests (the answer matrix renders on its own worker).
 WORKERS  ?= 2
 
-.PHONY: install tools demo test lint bench clean
+.PHONY: install tools demo test lint bench lock clean
 
 # Scanners the tests run on generated projects, each pinned, in venvs of their own
 # where they conflict with the main venv (checkov vendors its own python-hcl2;
@@ -56,14 +56,19 @@ demo: install ## generate ./demo-app with the default answers and run its tests
 
 test: install tools ## the generator's test suite
 	$(BIN)/python scripts/services_up.py
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup --durations=15
 
 lint: install
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 
-bench: install ## generation and matrix timings (figures, not pass/fail)
-	$(BIN)/python bench/bench_generate.py
+bench: install tools ## generation, matrix and preflight timings (figures, not pass/fail)
+	SECURE_SCAFFOLD_CHECKOV=$(CURDIR)/$(CHECKOV) SECURE_SCAFFOLD_ZIZMOR=$(CURDIR)/$(TOOLS) \
+	SECURE_SCAFFOLD_BANDIT=$(CURDIR)/.venv-tools/bin/bandit SECURE_SCAFFOLD_ACTIONLINT=$(CURDIR)/scripts/actionlint \
+		$(BIN)/python bench/bench_generate.py
+
+lock: $(TOOLS) ## rewrite the generated projects' hash-locked requirements (needs uv and PyPI)
+	.venv-tools/bin/python scripts/lock_generated.py
 
 clean:
 	rm -rf $(VENV) .venv-checkov .venv-tools .venv-semgrep .tools/node_modules $(DEMO_DIR) .pytest_cache .ruff_cache

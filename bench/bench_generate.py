@@ -3,7 +3,9 @@
 - median wall time of `secure-scaffold new --defaults` for the full-featured
   project (every capability on), through the console script, as a user runs it;
 - wall time of rendering the whole answer matrix (the way the tests do);
-- the file count of the full-featured project.
+- the file count of the full-featured project;
+- wall time of `secure-scaffold preflight` on the full-featured project, all
+  checks (the external scanners are timed too when `make tools` installed them).
 """
 
 from __future__ import annotations
@@ -46,6 +48,17 @@ def time_new(workdir: Path, template: Path) -> tuple[float, int]:
     return statistics.median(durations), files
 
 
+def time_preflight(project: Path) -> tuple[float, str]:
+    script = shutil.which("secure-scaffold", path=str(Path(sys.executable).parent))
+    durations, summary = [], ""
+    for _ in range(3):
+        started = time.perf_counter()
+        result = subprocess.run([script, "preflight", str(project)], capture_output=True, text=True, check=False)
+        durations.append(time.perf_counter() - started)
+        summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr.strip()[-200:]
+    return statistics.median(durations), summary
+
+
 def time_matrix(workdir: Path, template: Path) -> tuple[float, int]:
     jobs = [(workdir / "matrix" / f"p{index:04d}", answers) for index, answers in enumerate(full_matrix())]
     started = time.perf_counter()
@@ -59,6 +72,8 @@ def main() -> None:
         template = snapshot_template(workdir / "template")
         median, files = time_new(workdir, template)
         print(f"secure-scaffold new --defaults (full-featured): median {median:.2f}s over {RUNS} runs, {files} files")
+        preflight, summary = time_preflight(workdir / "new0")
+        print(f"secure-scaffold preflight (full-featured project): median {preflight:.2f}s over 3 runs; {summary}")
         seconds, count = time_matrix(workdir, template)
         print(
             f"whole answer matrix: {count} projects in {seconds:.1f}s ({seconds / count * 1000:.0f} ms each, 2 workers)"

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,9 +45,18 @@ def find_tool(name: str) -> str | None:
     return shutil.which(name)
 
 
-def run_tool(executable: str, *args: str, cwd: Path, timeout: float = 600) -> ToolRun:
+def run_tool(
+    executable: str, *args: str, cwd: Path, timeout: float = 600, env: Mapping[str, str] | None = None
+) -> ToolRun:
+    """Run a located tool; `env` adds variables to this process's environment (e.g. offline switches)."""
     command = (executable, *args)
     completed = subprocess.run(  # noqa: S603 - the executable is a located tool, args are ours
-        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+        command,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **env} if env else None,
     )
     return ToolRun(command, completed.returncode, completed.stdout, completed.stderr)

@@ -13,7 +13,7 @@ from redis import Redis
 from sqlalchemy import Engine
 
 from .config import Settings
-from .db.engine import build_engine
+from .db.engine import build_engine, runtime_query_limits
 from .db.iam_auth import use_iam_authentication
 from .db.scope import DataScope, build_data_scope
 from .redis_client import build_redis
@@ -53,7 +53,11 @@ def bootstrap(settings: Settings) -> Services:
     """Build the adapters; fails fast on a misconfigured secrets backend or a missing secret."""
     secrets = build_secrets_provider(settings)
     require_secrets(secrets)
-    engine = build_engine(settings.sqlalchemy_database_url, application_name=settings.redis_key_prefix)
+    engine = build_engine(
+        settings.sqlalchemy_database_url,
+        application_name=settings.redis_key_prefix,
+        limits=runtime_query_limits(settings),
+    )
     if settings.database_iam_auth:
         use_iam_authentication(engine, region=settings.aws_region)
     redis = build_redis(settings)

@@ -9,10 +9,11 @@ permission. Reads and writes run on a `TenantTransaction`, like projects.
 
 from __future__ import annotations
 
+import builtins
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass
-from typing import Final
+from typing import Any, Final, cast
 
 import sqlalchemy as sa
 
@@ -66,7 +67,8 @@ class CustomerRepository:
         self._keyring = keyring
 
     def _customer(self, row: sa.Row) -> Customer:
-        opened = open_row(self._keyring, self._tx, customers, row._mapping)
+        # A row of `customers` is keyed by its column names.
+        opened = open_row(self._keyring, self._tx, customers, cast("Mapping[str, Any]", row._mapping))
         return Customer(**{name: opened[name] for name in Customer.__dataclass_fields__})
 
     def add(self, *, full_name: str, email: str, region: str = "", department: str = "", owner: str = "") -> Customer:
@@ -89,7 +91,7 @@ class CustomerRepository:
         query = sa.select(customers).where(customers.c.tenant_id == self._tx.tenant).order_by(customers.c.id)
         return [self._customer(row) for row in self._tx.connection.execute(query.limit(min(limit, LIST_LIMIT)))]
 
-    def export(self, principal_permissions: Collection[str]) -> list[dict]:
+    def export(self, principal_permissions: Collection[str]) -> builtins.list[dict]:  # `list` is a method here
         """Rows for a PII export: tagged fields masked unless the caller may reveal them."""
         return [
             mask_for(principal_permissions, {**asdict(customer), "id": str(customer.id)}, customers)

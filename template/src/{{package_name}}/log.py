@@ -11,6 +11,7 @@ import logging
 import sys
 
 import structlog
+from structlog.typing import Processor
 
 from .security.redaction import default_redactor
 
@@ -18,7 +19,7 @@ from .security.redaction import default_redactor
 def configure_logging(*, level: str = "INFO") -> None:
     """Route structlog and the standard library through one JSON renderer, secrets redacted."""
     redact = default_redactor()
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -5,6 +5,34 @@ and, where a well-kept tool exists for the job, runs that tool instead of
 re-implementing it.
 """
 
-from . import authz, hygiene, identity, layout, profile, runtime, workflows
+from . import (
+    ai,
+    authz,
+    billing,
+    data,
+    hygiene,
+    identity,
+    infra,
+    layout,
+    operations,
+    profile,
+    runtime,
+    tenancy,
+    workflows,
+)
 
-__all__ = ["authz", "hygiene", "identity", "layout", "profile", "runtime", "workflows"]
+__all__ = [
+    "ai",
+    "authz",
+    "billing",
+    "data",
+    "hygiene",
+    "identity",
+    "infra",
+    "layout",
+    "operations",
+    "profile",
+    "runtime",
+    "tenancy",
+    "workflows",
+]

@@ -82,15 +82,35 @@ def _quote_ident(connection: Connection, name: str) -> str:
     return connection.execute(text("SELECT quote_ident(:n)"), {"n": name}).scalar_one()
 
 
-def provision_runtime_role(owner: Connection, runtime_url: str) -> str:
+#: The RDS role whose members log in with IAM tokens only (password login is then refused for them).
+RDS_IAM_ROLE = "rds_iam"
+
+
+def _grant_iam_login(owner: Connection, role: str) -> None:
+    """Let `role` log in with RDS IAM tokens: membership of rds_iam, which only exists on RDS."""
+    if owner.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": RDS_IAM_ROLE}).first() is None:
+        raise ConfigurationError(
+            f"APP_DATABASE_IAM_AUTH is on but the role {RDS_IAM_ROLE!r} does not exist: IAM database "
+            "authentication needs Amazon RDS (or Aurora) with iam_database_authentication_enabled"
+        )
+    owner.execute(text(f"GRANT {RDS_IAM_ROLE} TO {role}"))
+
+
+def provision_runtime_role(owner: Connection, runtime_url: str, *, iam_auth: bool = False) -> str:
     """Create or update the runtime role named in `runtime_url`; return its name.
 
     Runs as the schema owner, inside the migration transaction, so a failure
-    leaves the previous grants in place.
+    leaves the previous grants in place. With `iam_auth` the role logs in with
+    RDS IAM tokens only: it is granted rds_iam and must have no password.
     """
     url = make_url(runtime_url)
     if not url.username:
         raise ConfigurationError("APP_DATABASE_URL must name the runtime role (user@host)")
+    if iam_auth and url.password:
+        raise ConfigurationError(
+            "APP_DATABASE_URL carries a password but APP_DATABASE_IAM_AUTH is on: "
+            "the runtime role authenticates with IAM tokens only; remove the password from the URL"
+        )
     owner_name = owner.execute(text("SELECT current_user")).scalar_one()
     if url.username == owner_name:
         raise ConfigurationError(
@@ -110,6 +130,8 @@ def provision_runtime_role(owner: Connection, runtime_url: str) -> str:
                 "a DBA must remove those attributes (or choose another role name) before migrating"
             )
         owner.execute(text(f"ALTER ROLE {role} LOGIN"))
+    if iam_auth:
+        _grant_iam_login(owner, role)
     if url.password:
         # Parameters cannot be bound in utility statements; quote_literal escapes.
         literal = owner.execute(text("SELECT quote_literal(:p)"), {"p": url.password}).scalar_one()

@@ -1,4 +1,4 @@
-"""Alert rules over audit events: permission changes, role escalations, payout edits.
+"""Alert rules over audit events: permission changes, role escalations, payout edits, credits and refunds.
 
 A rule is one function registered with `@alert_rule(id, severity, title)`;
 it looks at one recorded event (and the matrix, for role ranks) and returns
@@ -124,6 +124,52 @@ def payout_edit(event: AuditEvent, _: Matrix) -> dict[str, Any] | None:
     if event.action != "payouts.edited" or event.outcome != "success":
         return None
     return {"target": event.target, "justification": event.justification}
+
+
+#: Every step of paying money back out (billing/approvals.py): a credit or refund requested,
+#: approved, executed at the provider or failing there. This is where an insider or a stolen
+#: finance account turns into cash, so each step pages -- not only the last one.
+_MONEY_MOVEMENT_ACTIONS: Final = frozenset(
+    {
+        "credits.requested",
+        "credits.approved",
+        "refunds.requested",
+        "refunds.approved",
+        "billing.payout.executed",
+        "billing.payout.failed",
+    }
+)
+#: Billing integrity failures: a stored invoice that no longer matches its seal, or a provider
+#: reporting a charge that differs from the server-side price.
+_BILLING_INTEGRITY_ACTIONS: Final = frozenset({"billing.invoice.tampered", "billing.payment.amount_mismatch"})
+
+
+def _after(event: AuditEvent) -> dict[str, Any]:
+    return dict(event.after) if isinstance(event.after, dict) else {}
+
+
+@alert_rule("PAY002", severity="high", title="Credit or refund requested, approved or paid out")
+def money_movement(event: AuditEvent, _: Matrix) -> dict[str, Any] | None:
+    """Fires on every step, whatever its outcome: a failed payout is as interesting as a paid one."""
+    if event.action not in _MONEY_MOVEMENT_ACTIONS:
+        return None
+    after = _after(event)
+    return {
+        "step": event.action,
+        "target": event.target,
+        "amount": after.get("amount"),
+        "currency": after.get("currency"),
+        "outcome": after.get("outcome", event.outcome),
+        "justification": event.justification,
+    }
+
+
+@alert_rule("PAY003", severity="high", title="Billing integrity check failed")
+def billing_integrity(event: AuditEvent, _: Matrix) -> dict[str, Any] | None:
+    if event.action not in _BILLING_INTEGRITY_ACTIONS:
+        return None
+    details = {key: value for key, value in _after(event).items() if key != "outcome"}
+    return {"check": event.action, "target": event.target, "details": details}
 
 
 def evaluate_alerts(event: AuditEvent, matrix: Matrix, rules: Iterable[AlertRule] | None = None) -> list[Alert]:

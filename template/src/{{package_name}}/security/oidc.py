@@ -131,8 +131,8 @@ class OidcClient:
             raise LoginStateError("the callback carries no state; start again")
         attempt = self.attempts.take(state, binding)  # single use: consumed even if what follows fails
         if "error" in params:
-            code = params["error"] if _ERROR_CODE.fullmatch(params["error"]) else "unknown_error"
-            raise CodeExchangeError(f"the identity provider refused the login ({code})", code="idp_refused")
+            refusal = params["error"] if _ERROR_CODE.fullmatch(params["error"]) else "unknown_error"
+            raise CodeExchangeError(f"the identity provider refused the login ({refusal})", code="idp_refused")
         metadata = self.metadata()
         issuer = params.get("iss")
         if (issuer is not None or metadata.iss_parameter_supported) and issuer != self.config.issuer:

@@ -20,7 +20,7 @@ Redaction is a safety net, not a licence: code still must not log secrets.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any, Final
 
 _MAX_DEPTH: Final = 12
@@ -136,11 +136,11 @@ class RedactSecrets:
     def __init__(self, tagged: Iterable[str] = ()) -> None:
         self.tagged = frozenset(name.lower() for name in tagged)
 
-    def __call__(self, logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
         return redact_value(event_dict, self.tagged)
 
 
-def default_redactor() -> Callable[[Any, str, dict[str, Any]], dict[str, Any]]:
+def default_redactor() -> Callable[[Any, str, MutableMapping[str, Any]], dict[str, Any]]:
     """The processor `log.py` installs: credential rules plus every classified column of the app."""
     from ..customers import CLASSIFIED_TABLES
     from .classification import sensitive_field_names

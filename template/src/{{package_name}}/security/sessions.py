@@ -20,6 +20,7 @@ import os
 import re
 import secrets
 from dataclasses import asdict, dataclass, field, replace
+from typing import cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -132,7 +133,7 @@ class SessionStore:
             record["refresh_token"] = base64.b64encode(nonce + sealed).decode("ascii")
         return json.dumps(record)
 
-    def _decode(self, session_id: str, raw: str) -> Session:
+    def _decode(self, session_id: str, raw: str | bytes) -> Session:
         record = json.loads(raw)
         sealed = record.pop("refresh_token", None)
         refresh_token = None
@@ -244,7 +245,7 @@ class SessionStore:
     def revoke_subject(self, subject: str) -> int:
         """End every session of one user (role change, offboarding); returns how many."""
         subject_key = self._subject_key(subject)
-        digests = self.redis.smembers(subject_key)
+        digests = cast("set[str]", self.redis.smembers(subject_key))  # decode_responses=True: str members
         removed = 0
         if digests:
             removed = self.redis.delete(*(f"{self.prefix}:session:{digest}" for digest in digests))

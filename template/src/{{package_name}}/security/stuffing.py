@@ -185,7 +185,7 @@ class StuffingMonitor:
         ]
         return bool(self._redis.exists(*keys))
 
-    def _alert_once(self, kind: str, bucket: str, window: int, now: float, details: dict[str, object]) -> None:
+    def _alert_once(self, kind: str, bucket: str, window: int, now: float, details: Mapping[str, object]) -> None:
         flag = self._key("flag", kind, bucket, window)
         if self._redis.set(flag, "1", nx=True, ex=2 * self.thresholds.window_seconds):
             window_details = {**details, "window_seconds": self.thresholds.window_seconds}

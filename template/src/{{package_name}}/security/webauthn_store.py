@@ -103,14 +103,15 @@ class CredentialStore:
         transports: Sequence[str],
         now: datetime,
     ) -> StoredCredential:
+        credential_uuid, kept_transports = uuid.uuid4(), sorted(set(transports))
         values = {
-            "id": uuid.uuid4(),
+            "id": credential_uuid,
             "tenant_id": tenant,
             "subject": subject,
             "credential_id": credential_id,
             "public_key": public_key,
             "sign_count": sign_count,
-            "transports": sorted(set(transports)),
+            "transports": kept_transports,
             "created_at": now,
             "last_used_at": None,
         }
@@ -122,13 +123,13 @@ class CredentialStore:
                 raise CredentialAlreadyRegisteredError() from error
             raise
         return StoredCredential(
-            id=values["id"],
+            id=credential_uuid,
             tenant=tenant,
             subject=subject,
             credential_id=credential_id,
             public_key=public_key,
             sign_count=sign_count,
-            transports=tuple(values["transports"]),
+            transports=tuple(kept_transports),
             created_at=now,
             last_used_at=None,
         )

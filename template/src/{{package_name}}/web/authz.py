@@ -151,9 +151,9 @@ def route_declarations(app: FastAPI) -> dict[tuple[str, str], list[str]]:
     route (a raw Starlette route or mount) can declare nothing: it is listed
     with no declarations, as `*` when it has no methods.
     """
-    found = {}
+    found: dict[tuple[str, str], list[str]] = {}
     for context in iter_route_contexts(app.routes):
-        path = context.path or getattr(context.original_route, "path", "")
+        path = str(context.path or getattr(context.original_route, "path", ""))
         if isinstance(context.original_route, APIRoute):
             declared = list(_declarations(context.dependant))
             methods = sorted(context.methods or ())

@@ -7,6 +7,7 @@ external engine enforces cannot silently fall behind roles.yaml.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Final
 
@@ -36,9 +37,9 @@ def matrix_table(matrix: Matrix) -> str:
             conditions = role.grants.get(permission)
             cells.append("no" if conditions is None else ("yes" if not conditions else "if " + " + ".join(conditions)))
         rows.append(f"| `{permission}` | " + " | ".join(cells) + f" | {_flags(matrix, permission)} |")
-    conditions = ["", "| condition | meaning |", "|---|---|"]
-    conditions += [f"| `{c.name}` | {c.description} |" for c in matrix.conditions.values()]
-    return "\n".join(rows + conditions)
+    legend = ["", "| condition | meaning |", "|---|---|"]
+    legend += [f"| `{c.name}` | {c.description} |" for c in matrix.conditions.values()]
+    return "\n".join(rows + legend)
 
 
 def render_docs(current: str, matrix: Matrix) -> str:
@@ -56,10 +57,10 @@ def derived_files(matrix: Matrix, root: Path) -> dict[Path, str]:
     if docs.is_file():
         files[docs] = render_docs(docs.read_text(encoding="utf-8"), matrix)
     if POLICY_ENGINE == "opa":
-        from .rego import render_rego, render_rego_tests
-
-        files[root / "policy" / "authz.rego"] = render_rego(matrix)
-        files[root / "policy" / "authz_test.rego"] = render_rego_tests(matrix)
+        # Imported by name: rego.py exists only in projects generated for OPA.
+        rego = importlib.import_module(".rego", __package__)
+        files[root / "policy" / "authz.rego"] = rego.render_rego(matrix)
+        files[root / "policy" / "authz_test.rego"] = rego.render_rego_tests(matrix)
     return files
 
 

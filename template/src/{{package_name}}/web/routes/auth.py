@@ -118,9 +118,9 @@ def callback(request: Request) -> Response:
     except AppError as error:
         log.warning("login_failed", reason=error.code)
         _notify(identity, context, LoginOutcome(succeeded=False, error=error.code))
-        response = _refusal(error)
-        response.headers.append("set-cookie", expired_cookie(LOGIN_COOKIE))
-        return response
+        refusal = _refusal(error)
+        refusal.headers.append("set-cookie", expired_cookie(LOGIN_COOKIE))
+        return refusal
     previous = request.cookies.get(SESSION_COOKIE)
     if previous:
         identity.sessions.revoke(previous)  # session fixation: a pre-login id never survives login

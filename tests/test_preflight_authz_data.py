@@ -1,4 +1,4 @@
-"""Preflight's authorization checks: each way of breaking deny-by-default, the matrix or the audit trail fails.
+"""Preflight's authorization and data checks: each way of breaking them fails its control.
 
 A freshly rendered project passes all four checks; each test then breaks the
 project in exactly one way and asserts the control, the check and the message.
@@ -109,3 +109,39 @@ def test_a_router_level_require_login_declares_its_routes(project: Path) -> None
     outcome, _ = _outcome(project, "AUTHZ-04")
     assert outcome.status is Status.FAILED
     assert any("POST /auth/webauthn/register/options declares no permission" in f.message for f in outcome.findings)
+
+
+@pytest.mark.parametrize(
+    ("relative", "old", "new", "message"),
+    [
+        (f"{PACKAGE}/config.py", "database_statement_timeout_ms: int = Field(default=5_000,",
+         "database_statement_timeout_ms: int = Field(default=600_000,",
+         "database_statement_timeout_ms defaults to 600000"),
+        (f"{PACKAGE}/bootstrap.py", "limits=runtime_query_limits(settings),", "",
+         "the runtime engine is built without the query limits"),
+    ],
+)  # fmt: skip
+def test_breaking_the_query_limits_fails_data_09(project: Path, relative, old, new, message) -> None:
+    report = run_preflight(project, only=["DATA-09"])
+    assert report.results[0].status is Status.PASSED, report.results[0].findings
+    _edit(project, relative, old, new)
+    report = run_preflight(project, only=["DATA-09"])
+    (result,) = report.results
+    assert result.status is Status.FAILED
+    assert any(message in finding.message for finding in result.findings), [f.message for f in result.findings]
+    assert "DATA-09" in [failure.control_id for failure in report.blocking_failures]
+
+
+def test_a_log_renderer_without_redaction_fails_data_06(project: Path) -> None:
+    report = run_preflight(project, only=["DATA-06"])
+    assert report.results[0].status is Status.PASSED, report.results[0].findings
+    _edit(
+        project,
+        f"{PACKAGE}/log.py",
+        "structlog.processors.format_exc_info, redact,",
+        "structlog.processors.format_exc_info,",
+    )
+    (result,) = run_preflight(project, only=["DATA-06"]).results
+    assert result.status is Status.FAILED
+    assert any("without the redaction processor" in finding.message for finding in result.findings)
+    assert all(finding.path and finding.path.endswith("log.py") for finding in result.findings)

@@ -1,0 +1,355 @@
+"""AI guard rails (AI-*, AUTH-12): pinned models, allow-listed tools, redacted prompts, canaries, tenant vectors.
+
+Every control proven here applies only with `ai_features`, so the runner
+never calls these checks for a project generated without them. `ai.package`
+is their common prerequisite: SKIPPED when the answers turn AI off, and the
+one finding for a repository that has no `ai/` package.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any
+
+import yaml
+
+from .._model import Finding, Outcome, failed, passed, skipped
+from .._project import Project
+from .._registry import register
+from . import tenancy
+from ._python import first_call, function, module_assignment, parse
+from ._source import NOT_LITERAL, location, missing, settings_default, source
+
+PACKAGE = "ai.package"
+REQUIRES = (PACKAGE,)
+#: Model references that let the vendor swap the model under us.
+FLOATING = re.compile(r"latest|current|stable|default|preview|\*", re.IGNORECASE)
+_DEPLOYED_MODEL = re.compile(r"""\bAPP_LLM_MODEL(?:_VERSION)?\b["']?\s*[:=]\s*["']?([^\s"'#,}]*)""")
+
+
+def _tree(project: Project, relative: str) -> ast.Module | None:
+    return parse(source(project, relative) or "")
+
+
+@register(
+    PACKAGE,
+    controls=("AI-01", "AI-02", "AI-03", "AI-04", "AI-06", "AUTH-12"),
+    requires=("layout.application_package",),
+)
+def package(project: Project) -> Outcome:
+    """The AI package (gateway, tools, pinning, vector store) exists for the other AI checks to read."""
+    if project.answers.get("ai_features") is False:
+        return skipped("ai_features is off: the project talks to no model")
+    if source(project, "ai/__init__.py") is None:
+        return missing(project, "ai/__init__.py", "route every model call through src/<package>/ai/ (the LLM gateway)")
+    return passed("AI package present")
+
+
+# ------------------------------------------------------------------ AI-03 pinned models
+
+
+def _settings_pin_findings(project: Project) -> list[Finding]:
+    config = source(project, "config.py") or ""
+    path = location(project, "config.py")
+    findings = []
+    for field in ("llm_model", "llm_model_version"):
+        default = settings_default(config, field)
+        if default is None:
+            findings.append(Finding(f"no {field} setting", "declare the pinned model id and version", path))
+            continue
+        value, line = default
+        if value is NOT_LITERAL or value is None:
+            continue
+        if not isinstance(value, str) or not value or FLOATING.search(value):
+            findings.append(
+                Finding(
+                    f"{field} defaults to {value!r}, a floating model reference",
+                    "pin an exact model id and dated version (e.g. vendor-model-large / 2025-01-15)",
+                    path,
+                    line,
+                )
+            )
+    tree = parse(config)
+    if tree is None or function(tree, "_model_pinned") is None:
+        findings.append(
+            Finding(
+                "the settings accept an unpinned model (no _model_pinned validator)",
+                "refuse a model without a version, or with latest",
+                path,
+            )
+        )
+    return findings
+
+
+def _code_pin_findings(project: Project) -> list[Finding]:
+    findings = []
+    pinning = _tree(project, "ai/pinning.py")
+    floating = module_assignment(pinning, "_FLOATING") if pinning else None
+    if floating is None or "latest" not in ast.unparse(floating):
+        findings.append(
+            Finding(
+                "ModelPin does not refuse floating aliases such as latest",
+                "keep _FLOATING (latest|current|stable|...) in ai/pinning.py and check it in ModelPin",
+                path=location(project, "ai/pinning.py"),
+            )
+        )
+    gateway = _tree(project, "ai/gateway.py")
+    init = function(gateway, "__init__") if gateway else None
+    if init is None or "isinstance(pin, ModelPin)" not in ast.unparse(init):
+        findings.append(
+            Finding(
+                "the LLM gateway accepts a model that is not a ModelPin",
+                "refuse anything but a ModelPin in LlmGateway.__init__",
+                path=location(project, "ai/gateway.py"),
+            )
+        )
+    return findings
+
+
+def _deployed_pin_findings(project: Project) -> list[Finding]:
+    """APP_LLM_MODEL[_VERSION] values set in deployment files (not tests or docs)."""
+    findings = []
+    for path in project.files:
+        relative = project.relative(path)
+        if relative.startswith(("tests/", "docs/", "src/")) or path.suffix in (".md", ".py", ".pyc"):
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        if "APP_LLM_MODEL" not in text:
+            continue
+        for number, row in enumerate(text.splitlines(), 1):
+            for match in _DEPLOYED_MODEL.finditer(row):
+                value = match.group(1)
+                if value and not value.startswith("$") and FLOATING.search(value):
+                    findings.append(
+                        Finding(
+                            f"the deployment sets a floating model reference {value!r}",
+                            "pin APP_LLM_MODEL and APP_LLM_MODEL_VERSION to an exact snapshot",
+                            path=relative,
+                            line=number,
+                        )
+                    )
+    return findings
+
+
+@register("ai.model_pinned", controls=("AI-03",), requires=REQUIRES)
+def model_pinned(project: Project) -> Outcome:
+    """The model is pinned by id AND version: never latest or another alias, in code, settings or deployment."""
+    findings = [*_code_pin_findings(project), *_settings_pin_findings(project), *_deployed_pin_findings(project)]
+    if findings:
+        return failed(*findings)
+    return passed("model pinned by id and version; floating aliases refused in code, settings and deployment files")
+
+
+# ------------------------------------------------------------------ AI-02 / AUTH-12 tool allow-list
+
+
+def _permissions(project: Project) -> dict[str, dict[str, Any]] | None:
+    """`resource:action` -> its flags, from policy/roles.yaml."""
+    text = project.read("policy/roles.yaml")
+    if text is None:
+        return None
+    document = yaml.safe_load(text) or {}
+    permissions = {}
+    for resource, spec in (document.get("resources") or {}).items():
+        for action, flags in ((spec or {}).get("actions") or {}).items():
+            permissions[f"{resource}:{action}"] = flags or {}
+    return permissions
+
+
+def _tool_permissions(tree: ast.Module) -> list[tuple[str | None, int]]:
+    """(permission, line) of every `Tool(...)` built in the module; None when it is not a literal."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Tool":
+            argument = next((keyword.value for keyword in node.keywords if keyword.arg == "permission"), None)
+            if argument is None and len(node.args) >= 3:
+                argument = node.args[2]
+            value = argument.value if isinstance(argument, ast.Constant) else None
+            found.append((value if isinstance(value, str) else None, node.lineno))
+    return found
+
+
+def _registry_findings(project: Project) -> list[Finding]:
+    tools = _tree(project, "ai/tools.py")
+    path = location(project, "ai/tools.py")
+    register_ = function(tools, "register") if tools else None
+    invoke = function(tools, "invoke") if tools else None
+    findings = []
+    if register_ is None or not {"admin_action", "requires_step_up"} <= {
+        node.attr for node in ast.walk(register_) if isinstance(node, ast.Attribute)
+    }:
+        findings.append(
+            Finding(
+                "the tool registry does not refuse admin and step-up permissions",
+                "refuse tools whose permission is admin_action or requires_step_up at registration",
+                path,
+            )
+        )
+    if invoke is None or first_call(invoke, ("decide",)) is None:
+        findings.append(
+            Finding("tools run without asking the decision point about the calling user", "decide() first", path)
+        )
+    gateway = _tree(project, "ai/gateway.py")
+    call = first_call(gateway, ("tools.invoke",)) if gateway else None
+    if call is None or not (call.args and isinstance(call.args[0], ast.Name) and call.args[0].id == "principal"):
+        findings.append(
+            Finding(
+                "model tool calls do not run through the allow-list as the calling principal",
+                "self.tools.invoke(principal, call)",
+                path=location(project, "ai/gateway.py"),
+            )
+        )
+    return findings
+
+
+def _assistant_findings(project: Project) -> list[Finding]:
+    assistant = _tree(project, "ai/assistant.py")
+    permissions = _permissions(project)
+    if assistant is None or permissions is None:
+        return []
+    path = location(project, "ai/assistant.py")
+    findings = []
+    for permission, line in _tool_permissions(assistant):
+        flags = permissions.get(permission or "")
+        if flags is None:
+            findings.append(Finding(f"a tool needs {permission!r}, not a permission of roles.yaml", "", path, line))
+        elif flags.get("admin_action") or flags.get("requires_step_up"):
+            findings.append(
+                Finding(
+                    f"a model tool needs the privileged permission {permission!r}",
+                    "tools get the least permission that covers them; never admin or step-up actions",
+                    path,
+                    line,
+                )
+            )
+    return findings
+
+
+@register("ai.tool_allowlist", controls=("AI-02", "AUTH-12"), requires=REQUIRES)
+def tool_allowlist(project: Project) -> Outcome:
+    """The model calls only registered tools, as the calling user, and no tool holds a privileged permission."""
+    findings = [*_registry_findings(project), *_assistant_findings(project)]
+    if findings:
+        return failed(*findings)
+    return passed("tools are allow-listed, run as the caller, and none holds an admin or step-up permission")
+
+
+# ------------------------------------------------------------------ AI-01 redaction, AI-06 canaries
+
+
+def _messages(tree: ast.AST, role: str) -> list[ast.Call]:
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", getattr(node.func, "attr", "")) == "Message"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and node.args[0].value == role
+    ]
+
+
+@register("ai.prompt_redaction", controls=("AI-01",), requires=REQUIRES)
+def prompt_redaction(project: Project) -> Outcome:
+    """User text and tool results pass redact_prompt before they are sent to the model."""
+    gateway = _tree(project, "ai/gateway.py")
+    if gateway is None:
+        return missing(project, "ai/gateway.py", "send every prompt through the gateway")
+    findings = []
+    for role in ("user", "tool"):
+        messages = _messages(gateway, role)
+        unredacted = [
+            message
+            for message in messages
+            if not (
+                len(message.args) > 1
+                and isinstance(message.args[1], ast.Call)
+                and getattr(message.args[1].func, "id", "") == "redact_prompt"
+            )
+        ]
+        if not messages or unredacted:
+            findings.append(
+                Finding(
+                    f"{role} messages reach the model without redact_prompt",
+                    "wrap the content: Message(role, redact_prompt(text))",
+                    path=location(project, "ai/gateway.py"),
+                    line=unredacted[0].lineno if unredacted else None,
+                )
+            )
+    if findings:
+        return failed(*findings)
+    return passed("user text and tool results are redacted before they reach the model")
+
+
+@register("ai.canary", controls=("AI-06",), requires=REQUIRES)
+def canary(project: Project) -> Outcome:
+    """Every system prompt carries a canary; replies are checked for it and a leak raises an alert."""
+    gateway = _tree(project, "ai/gateway.py")
+    if gateway is None:
+        return missing(project, "ai/gateway.py", "plant a canary in the system prompt")
+    path = location(project, "ai/gateway.py")
+    findings = []
+    if not any(first_call(message, ("instruction",)) for message in _messages(gateway, "system")):
+        findings.append(Finding("the system prompt carries no canary", "add Canary.new().instruction()", path))
+    exchange = function(gateway, "_exchange")
+    if exchange is None or first_call(exchange, ("_check_for_leaks", "leaked_in")) is None:
+        findings.append(
+            Finding("model replies are not checked for the canary", "refuse a reply that contains it", path)
+        )
+    ask = function(gateway, "ask")
+    if ask is None or first_call(ask, ("_on_alert",)) is None:
+        findings.append(Finding("a refused exchange raises no alert", "call the alert sink on every refusal", path))
+    if findings:
+        return failed(*findings)
+    return passed("a fresh canary in every system prompt; a leak is refused and alerted")
+
+
+# ------------------------------------------------------------------ AI-04 tenant vectors with hard limits
+
+
+@register("ai.vector_store_limits", controls=("AI-04",), requires=REQUIRES)
+def vector_store_limits(project: Project) -> Outcome:
+    """Similarity queries filter by tenant, are LIMIT-capped and run under a transaction-local statement timeout."""
+    text = source(project, "ai/vector_store.py")
+    if text is None:
+        return missing(project, "ai/vector_store.py", "keep embeddings in a tenant-isolated store")
+    tree = parse(text)
+    path = location(project, "ai/vector_store.py")
+    search = function(tree, "search") if tree else None
+    if tree is None or search is None:
+        return failed(Finding("the vector store has no search()", "", path))
+    findings = []
+    if not re.search(r"tenant_id\s*=\s*:tenant", text) or not re.search(r"\bLIMIT\s+:\w+", text):
+        findings.append(Finding("the similarity query is not filtered by tenant and bounded by LIMIT", "", path))
+    if first_call(search, ("min",)) is None:
+        findings.append(
+            Finding("the caller's limit reaches SQL unclamped", "min(limit, self.limit_cap)", path, search.lineno)
+        )
+    timeout = re.search(r"set_config\('statement_timeout',[^)]*,\s*true\)|SET\s+LOCAL\s+statement_timeout", text)
+    if timeout is None or not _times_out(search):
+        findings.append(
+            Finding(
+                "similarity queries run without a transaction-local statement_timeout",
+                "SELECT set_config('statement_timeout', '2000ms', true) before the query",
+                path,
+                search.lineno,
+            )
+        )
+    if project.answers.get("tenancy", "pooled") == "pooled":
+        analysis = tenancy.analyse(project)
+        problems = analysis.problems("embeddings") if analysis and "embeddings" in analysis.tenant_tables else []
+        findings.extend(Finding(f"embeddings: {problem}", "", path) for problem in problems)
+    if findings:
+        return failed(*findings)
+    return passed("tenant-filtered similarity queries with a LIMIT cap and a transaction-local statement timeout")
+
+
+def _times_out(search: ast.AST) -> bool:
+    """The timeout is set in search() before its first query."""
+    timeout = first_call(search, ("apply_timeout",))
+    query = first_call(search, ("connection.execute",))
+    return timeout is not None and (query is None or timeout.lineno < query.lineno)

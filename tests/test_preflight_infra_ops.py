@@ -1,0 +1,430 @@
+"""Preflight's infrastructure, secrets, operations and evidence checks: a generated project passes each;
+each way of breaking it fails with that control, and the finding names the file.
+
+DEPLOY-07 (checkov, IAM least privilege, the pinned deploy-role trust), DEPLOY-09 (private egress),
+DEPLOY-05/06 (the secrets backend), OPS-01..04 (restore drill, RTO/RPO, runbooks, comms), GOV-04
+(evidence). checkov takes ~10 s a run, so only the tests about checkov run it; every other test points
+SECURE_SCAFFOLD_CHECKOV at nothing (the check is then UNKNOWN, which those tests do not look at).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import copier
+import pytest
+
+from secure_scaffold.preflight import Status, run_preflight
+from secure_scaffold.preflight.checks import _hcl
+
+REPO = Path(__file__).resolve().parents[1]
+CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
+MINE = ["DEPLOY-06", "DEPLOY-07", "DEPLOY-09", "OPS-01", "OPS-02", "OPS-03", "OPS-04", "GOV-04"]
+CHECKS = (
+    "infra.terraform_present",
+    "infra.checkov",
+    "infra.iam_least_privilege",
+    "infra.private_egress",
+    "secrets.backend",
+    "ops.restore_drill_scheduled",
+    "ops.recovery_objectives",
+    "ops.runbooks_owned",
+    "ops.comms_templates",
+    "ops.evidence_collected",
+)
+TF = Path("infra/terraform/modules")
+
+
+@pytest.fixture(scope="module")
+def rendered(template_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The default project and one on the cloud secret manager (silo tenancy, no billing); tests break copies."""
+    root = tmp_path_factory.mktemp("preflight-infra-ops")
+    answers = {"default": {}, "cloud": {"secrets_backend": "cloud", "tenancy": "silo", "payment_provider": "none"}}
+    for name, data in answers.items():
+        copier.run_copy(str(template_snapshot), root / name, data=data, defaults=True, quiet=True, unsafe=False)
+    return {name: root / name for name in answers}
+
+
+@pytest.fixture
+def no_checkov(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SECURE_SCAFFOLD_CHECKOV", str(tmp_path / "no-checkov-here"))
+
+
+@pytest.fixture
+def checkov(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not CHECKOV.is_file():
+        pytest.fail(f"checkov is not installed at {CHECKOV}; run `bash scripts/tools_venv.sh`", pytrace=False)
+    monkeypatch.setenv("SECURE_SCAFFOLD_CHECKOV", str(CHECKOV))
+
+
+def _copy(rendered: dict[str, Path], tmp_path: Path, name: str = "default") -> Path:
+    copy = tmp_path / name
+    shutil.copytree(rendered[name], copy, symlinks=True)
+    return copy
+
+
+@pytest.fixture
+def project(rendered: dict[str, Path], tmp_path: Path, no_checkov) -> Path:
+    return _copy(rendered, tmp_path)
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path.name}; update this test"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _outcome(report, check: str):
+    return next(c.outcome for result in report.results for c in result.checks if c.check == check)
+
+
+def _broken(project: Path, control: str, check: str) -> list:
+    """Run the control; assert the check FAILED and return its findings."""
+    report = run_preflight(project, only=[control])
+    outcome = _outcome(report, check)
+    assert outcome.status is Status.FAILED, (check, outcome.summary)
+    return list(outcome.findings)
+
+
+# ------------------------------------------------------------------ a generated project passes
+
+
+def test_a_generated_project_passes_every_infra_and_operations_check(rendered, tmp_path, checkov) -> None:
+    report = run_preflight(_copy(rendered, tmp_path), only=MINE)
+    for check in CHECKS:
+        outcome = _outcome(report, check)
+        assert outcome.status is Status.PASSED, (check, [f.message for f in outcome.findings])
+    assert "checkov:" in _outcome(report, "infra.checkov").summary
+    assert {result.control_id: result.status for result in report.results} == dict.fromkeys(MINE, Status.PASSED)
+
+
+def test_the_cloud_secret_manager_project_passes_without_checkov(rendered, tmp_path, no_checkov) -> None:
+    report = run_preflight(_copy(rendered, tmp_path, "cloud"), only=MINE)
+    for check in CHECKS:
+        expected = Status.UNKNOWN if check == "infra.checkov" else Status.PASSED
+        outcome = _outcome(report, check)
+        assert outcome.status is expected, (check, [f.message for f in outcome.findings])
+    assert "secrets come from cloud" in _outcome(report, "secrets.backend").summary
+
+
+def test_a_project_without_terraform_fails_once_and_skips_the_rest(project: Path) -> None:
+    shutil.rmtree(project / "infra")
+    report = run_preflight(project, only=["DEPLOY-07", "DEPLOY-09"])
+    statuses = {c.check: c.outcome.status for result in report.results for c in result.checks}
+    assert statuses == {
+        "infra.terraform_present": Status.FAILED,
+        "infra.checkov": Status.SKIPPED,
+        "infra.iam_least_privilege": Status.SKIPPED,
+        "infra.private_egress": Status.SKIPPED,
+    }
+    assert _outcome(report, "infra.terraform_present").findings[0].message == "no Terraform in the repository"
+
+
+def test_a_missing_checkov_is_unknown_never_passed(project: Path) -> None:
+    outcome = _outcome(run_preflight(project, only=["DEPLOY-09"]), "infra.checkov")
+    assert outcome.status is Status.UNKNOWN
+    assert "checkov is not installed" in outcome.findings[0].message
+
+
+# ------------------------------------------------------------------ checkov (one run each)
+
+
+def test_an_unencrypted_database_fails_checkov(rendered, tmp_path, checkov) -> None:
+    project = _copy(rendered, tmp_path)
+    _edit(project / TF / "database/main.tf", "storage_encrypted     = true", "storage_encrypted     = false")
+    findings = _broken(project, "DEPLOY-07", "infra.checkov")
+    hit = [f for f in findings if "CKV_AWS_16" in f.message]
+    assert hit, [f.message for f in findings]
+    assert hit[0].path == str(TF.parent / "modules/database/main.tf")
+    assert hit[0].line is not None
+
+
+def test_a_checkov_skip_without_a_reason_fails(rendered, tmp_path, checkov) -> None:
+    project = _copy(rendered, tmp_path)
+    _edit(
+        project / TF / "database/main.tf",
+        'resource "aws_db_instance" "this" {\n',
+        'resource "aws_db_instance" "this" {\n  #checkov:skip=CKV_AWS_161\n',
+    )
+    findings = _broken(project, "DEPLOY-07", "infra.checkov")
+    assert len(findings) == 1, "a module used by staging and production is one place in the code, one finding"
+    assert re.fullmatch(
+        r"checkov CKV_AWS_161 is skipped on (module\.\w+\.)*aws_db_instance\.this without a written reason",
+        findings[0].message,
+    ), findings[0].message
+    assert findings[0].path == str(TF / "database/main.tf")
+
+
+# ------------------------------------------------------------------ IAM least privilege (DEPLOY-07)
+
+
+@pytest.mark.parametrize(
+    ("relative", "old", "new", "message"),
+    [
+        ("runtime/iam.tf", '"ecr:GetDownloadUrlForLayer"]', '"ecr:GetDownloadUrlForLayer", "s3:Get*"]',
+         "statement PullThisRepositoryOnly allows wildcard actions ['s3:Get*']"),
+        ("runtime/iam.tf", "Resource = [aws_ecr_repository.app.arn]", 'Resource = "*"',
+         "statement PullThisRepositoryOnly grants ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', "
+         "'ecr:GetDownloadUrlForLayer'] on Resource '*'"),
+        ("runtime/iam.tf", 'Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]',
+         'NotAction = ["iam:*"]', "statement WriteThisLogGroupOnly allows through NotAction/NotResource"),
+        ("deploy_role/main.tf", "StringEquals = {\n          \"token.actions.githubusercontent.com:aud\"",
+         "StringLike = { \"token.actions.githubusercontent.com:sub\" = \"repo:*\" }\n        StringEquals = {\n"
+         "          \"token.actions.githubusercontent.com:aud\"",
+         "the GitHub deploy role's trust is not pinned to one repository and environment (repo:*"),
+        ("deploy_role/main.tf", ":environment:${var.github_environment}", ":ref:refs/heads/main",
+         "the GitHub deploy role's trust is not pinned to one repository and environment"),
+        ("deploy_role/main.tf", '"token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"',
+         '"token.actions.githubusercontent.com:aud" = "*"', "the GitHub OIDC trust does not require the STS audience"),
+        ("kms/main.tf", '"kms:CancelKeyDeletion",', '"kms:*",',
+         "statement KeyAdministrationThroughIam allows wildcard actions ['kms:*']"),
+    ],
+)  # fmt: skip
+def test_widening_iam_fails_deploy_07(project: Path, relative: str, old: str, new: str, message: str) -> None:
+    path = project / TF / relative
+    _edit(path, old, new)
+    findings = _broken(project, "DEPLOY-07", "infra.iam_least_privilege")
+    hit = [finding for finding in findings if finding.message.startswith(message)]
+    assert hit, [finding.message for finding in findings]
+    assert hit[0].path == str(TF / relative)
+    assert hit[0].line is not None
+
+
+def test_the_aws_required_wildcards_stay_allowed(project: Path) -> None:
+    outcome = _outcome(run_preflight(project, only=["DEPLOY-07"]), "infra.iam_least_privilege")
+    assert outcome.status is Status.PASSED
+    assert "GitHub OIDC trust(s) pinned" in outcome.summary
+
+
+def test_access_keys_policy_documents_loose_trusts_and_vault_globs_fail_deploy_07(project: Path) -> None:
+    extra = project / TF / "runtime" / "extra.tf"
+    extra.write_text(
+        """
+resource "aws_iam_access_key" "ci" {
+  user = "ci"
+}
+
+data "aws_iam_policy_document" "broad" {
+  statement {
+    actions   = ["s3:*"]
+    resources = ["*"]
+  }
+}
+
+data "aws_iam_policy_document" "loose_trust" {
+  statement {
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+    principals {
+      type        = "Federated"
+      identifiers = ["arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com"]
+    }
+    condition {
+      test     = "StringLike"
+      variable = "token.actions.githubusercontent.com:sub"
+      values   = ["repo:acme/*"]
+    }
+  }
+}
+
+resource "vault_policy" "wide" {
+  name   = "wide"
+  policy = <<-EOT
+    path "secret/*" {
+      capabilities = ["read"]
+    }
+  EOT
+}
+""",
+        encoding="utf-8",
+    )
+    messages = {finding.message for finding in _broken(project, "DEPLOY-07", "infra.iam_least_privilege")}
+    assert "long-lived IAM access key ci" in messages
+    assert "a statement allows wildcard actions ['s3:*']" in messages
+    assert "a statement grants ['s3:*'] on Resource '*'" in messages
+    assert "vault_policy wide grants ['read'] on 'secret/*'" in messages
+    assert "the GitHub OIDC trust does not require the STS audience" in messages
+    assert "the GitHub deploy role's trust is not pinned to one repository and environment (repo:acme/*)" in messages
+
+
+def test_an_unreadable_terraform_file_is_unknown_not_passed(project: Path) -> None:
+    (project / TF / "runtime" / "broken.tf").write_text('resource "x" "y" {\n  a = "unterminated\n', encoding="utf-8")
+    outcome = _outcome(run_preflight(project, only=["DEPLOY-07"]), "infra.iam_least_privilege")
+    assert outcome.status is Status.UNKNOWN
+    assert "broken.tf" in outcome.findings[0].message
+
+
+# ------------------------------------------------------------------ private egress (DEPLOY-09)
+
+
+@pytest.mark.parametrize(
+    ("relative", "old", "new", "message"),
+    [
+        ("runtime/main.tf", "assign_public_ip = false", "assign_public_ip = true",
+         "aws_ecs_service.app sets assign_public_ip = true"),
+        ("network/main.tf", 'generated_rules_type = "ALLOWLIST"', 'generated_rules_type = "DENYLIST"',
+         "no egress domain allow-list"),
+        ("network/main.tf", '["aws:drop_established", "aws:alert_established"]', '["aws:alert_established"]',
+         "firewall policy egress does not drop what the allow-list does not match"),
+    ],
+)  # fmt: skip
+def test_opening_egress_fails_deploy_09(project: Path, relative: str, old: str, new: str, message: str) -> None:
+    _edit(project / TF / relative, old, new)
+    findings = _broken(project, "DEPLOY-09", "infra.private_egress")
+    assert any(finding.message.startswith(message) for finding in findings), [f.message for f in findings]
+
+
+# ------------------------------------------------------------------ secrets backend (DEPLOY-05/06)
+
+
+@pytest.mark.parametrize(
+    ("relative", "old", "new", "message"),
+    [
+        ("src/secure_app/config.py", 'secrets_backend: SecretsBackendName = "vault"',
+         'secrets_backend: SecretsBackendName = "dev"', "secrets_backend defaults to 'dev'"),
+        ("src/secure_app/config.py", 'SettingsConfigDict(env_prefix="APP_",',
+         'SettingsConfigDict(env_file=".env", env_prefix="APP_",', "Settings read an env file"),
+        ("pyproject.toml", '    "pyyaml==', '    "python-dotenv==1.1.1",\n    "pyyaml==',
+         "python-dotenv is a dependency"),
+        ("src/secure_app/bootstrap.py", "from __future__ import annotations\n",
+         "from __future__ import annotations\n\nfrom dotenv import load_dotenv\n", "the app loads a .env file"),
+    ],
+)  # fmt: skip
+def test_weakening_the_secrets_backend_fails_deploy_06(project, relative, old, new, message) -> None:
+    _edit(project / relative, old, new)
+    findings = _broken(project, "DEPLOY-06", "secrets.backend")
+    hit = [finding for finding in findings if finding.message.startswith(message)]
+    assert hit, [finding.message for finding in findings]
+    assert hit[0].path == relative
+
+
+def test_an_env_file_loader_is_a_blocking_deploy_05_failure_too(project: Path) -> None:
+    _edit(project / "pyproject.toml", '    "pyyaml==', '    "python-dotenv==1.1.1",\n    "pyyaml==')
+    report = run_preflight(project, only=["DEPLOY-05"])
+    assert _outcome(report, "secrets.backend").status is Status.FAILED
+    assert "DEPLOY-05" in [result.control_id for result in report.blocking_failures]
+
+
+def test_a_cloud_project_without_its_provider_fails_deploy_06(rendered, tmp_path, no_checkov) -> None:
+    project = _copy(rendered, tmp_path, "cloud")
+    (project / "src" / "secure_app" / "secrets" / "aws.py").unlink()
+    _edit(
+        project / "src/secure_app/config.py",
+        'secrets_backend: SecretsBackendName = "cloud"',
+        'secrets_backend: SecretsBackendName = "vault"',
+    )
+    messages = [finding.message for finding in _broken(project, "DEPLOY-06", "secrets.backend")]
+    assert "secrets_backend defaults to 'vault' but the project was generated for 'cloud'" in messages
+    assert "secrets/aws.py (the cloud provider) is missing" in messages
+
+
+# ------------------------------------------------------------------ operations (OPS-01..04) and evidence (GOV-04)
+
+
+def test_an_rto_that_is_not_a_number_fails_ops_02(project: Path) -> None:
+    _edit(project / "docs/operations/rto-rpo.md", "| RPO 24 h | RTO 30 min |", "| RPO 24 h | TBD |")
+    findings = _broken(project, "OPS-02", "ops.recovery_objectives")
+    assert [(f.message, f.path) for f in findings] == [
+        ("Redis: RTO is 'TBD', not a duration", "docs/operations/rto-rpo.md")
+    ]
+
+
+def test_a_data_store_without_objectives_fails_ops_02(project: Path) -> None:
+    path = project / "docs/operations/rto-rpo.md"
+    path.write_text(re.sub(r"^\| Redis \|.*\n", "", path.read_text(encoding="utf-8"), flags=re.MULTILINE))
+    findings = _broken(project, "OPS-02", "ops.recovery_objectives")
+    assert [f.message for f in findings] == [f"no RTO/RPO row for Redis / ElastiCache ({TF / 'redis/main.tf'})"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("unowned", "no `Owner:` line near the top"),
+        ("tbd", "owner 'TBD' is a placeholder near the top"),
+        ("missing", "runbook key-compromise.md is missing"),
+    ],
+)
+def test_an_unowned_or_missing_runbook_fails_ops_03(project: Path, change: str, message: str) -> None:
+    runbook = project / "docs/runbooks/key-compromise.md"
+    text = runbook.read_text(encoding="utf-8")
+    if change == "missing":
+        runbook.unlink()
+    else:
+        replacement = "" if change == "unowned" else "Owner: TBD\n"
+        runbook.write_text(re.sub(r"^Owner: .*\n", replacement, text, count=1, flags=re.MULTILINE), encoding="utf-8")
+    findings = _broken(project, "OPS-03", "ops.runbooks_owned")
+    assert [f.message for f in findings] == [message]
+    assert findings[0].path in {"docs/runbooks/key-compromise.md", "docs/runbooks"}
+
+
+def test_a_breach_notice_without_its_deadline_fails_ops_04(project: Path) -> None:
+    _edit(project / "docs/comms/breach-notification.md", "**72 hours**", "**promptly**")
+    findings = _broken(project, "OPS-04", "ops.comms_templates")
+    assert [(f.message, f.path) for f in findings] == [
+        ("the breach notification does not state the 72-hour deadline", "docs/comms/breach-notification.md")
+    ]
+
+
+def test_a_nightly_run_without_the_restore_drill_fails_ops_01(project: Path) -> None:
+    nightly = project / ".github/workflows/nightly.yml"
+    text = nightly.read_text(encoding="utf-8")
+    start, end = text.index("  restore-drill:\n"), text.index("  template-update:\n")
+    nightly.write_text(text[:start] + text[end:], encoding="utf-8")
+    findings = _broken(project, "OPS-01", "ops.restore_drill_scheduled")
+    assert [(f.message, f.path) for f in findings] == [
+        ("no scheduled workflow runs the restore drill", ".github/workflows/nightly.yml")
+    ]
+
+
+def test_a_deploy_that_drops_its_evidence_fails_gov_04(project: Path) -> None:
+    deploy = project / ".github/workflows/deploy.yml"
+    _edit(deploy, "--evidence preflight-evidence", "")
+    findings = _broken(project, "GOV-04", "ops.evidence_collected")
+    assert [f.message for f in findings] == [
+        "job preflight runs preflight without --evidence",
+        "no deploy workflow keeps a preflight evidence bundle",
+    ]
+    assert findings[0].path == ".github/workflows/deploy.yml"
+
+
+# ------------------------------------------------------------------ the generated image and the HCL reader
+
+
+def test_the_image_carries_the_ca_bundle_the_database_url_verifies_against(rendered) -> None:
+    stack = (rendered["default"] / TF / "stack/main.tf").read_text(encoding="utf-8")
+    bundle = re.search(r"sslrootcert=(\S+?\.pem)", stack)
+    assert bundle
+    dockerfile = (rendered["default"] / "Dockerfile").read_text(encoding="utf-8")
+    assert f"COPY --from=build /opt/rds-global-bundle.pem {bundle.group(1)}" in dockerfile
+    assert "truststore.pki.rds.amazonaws.com" in dockerfile
+    assert "RDS_CA_BUNDLE_SHA256" in dockerfile
+
+
+def test_the_hcl_reader_keeps_literals_and_marks_what_it_cannot_evaluate() -> None:
+    body = _hcl.parse(
+        """
+/* block
+   comment */
+locals {
+  names = [for n in var.names : "${n}-x"]
+  arn   = "arn:${element(split("/", var.cluster_arn), 1)}:x" // trailing
+}
+resource "aws_iam_role_policy" "p" {
+  policy = jsonencode({
+    Statement = [{ Effect = "Allow", Action = ["s3:GetObject"], Resource = var.bucket ? "a" : "b" }]
+  })
+  inline = <<-EOT
+    {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+  EOT
+}
+"""
+    )
+    local_values = body.blocks[0].attributes
+    assert local_values["arn"] == 'arn:${element(split("/", var.cluster_arn), 1)}:x'
+    assert isinstance(local_values["names"], _hcl.Expr)
+    statements = [value for value in _hcl.walk(body) if isinstance(value, dict) and "Effect" in value]
+    assert [statement["Action"] for statement in statements] == [["s3:GetObject"], "s3:*"]
+    assert isinstance(statements[0]["Resource"], _hcl.Expr)
+    with pytest.raises(_hcl.HclError, match="line 2"):
+        _hcl.parse('a = 1\nb = "open\n')
