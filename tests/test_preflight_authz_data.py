@@ -1,4 +1,4 @@
-"""Preflight's authorization and data checks: each way of breaking them fails its control.
+"""Preflight's authorization, data and governance checks: each way of breaking them fails its control.
 
 A freshly rendered project passes all four checks; each test then breaks the
 project in exactly one way and asserts the control, the check and the message.
@@ -145,3 +145,45 @@ def test_a_log_renderer_without_redaction_fails_data_06(project: Path) -> None:
     assert result.status is Status.FAILED
     assert any("without the redaction processor" in finding.message for finding in result.findings)
     assert all(finding.path and finding.path.endswith("log.py") for finding in result.findings)
+
+
+# ------------------------------------------------------------------ governance (GOV-01..03)
+
+WORKFLOW = ".github/workflows/control-review.yml"
+
+
+@pytest.mark.parametrize(
+    ("control", "relative", "old", "new", "message"),
+    [
+        ("GOV-02", "CONTROL_OWNERS", "OPS-*    @example-org/sre\n", "",
+         "applicable controls have no owner: OPS-01, OPS-02, OPS-03, OPS-04"),
+        ("GOV-02", "CONTROL_OWNERS", "GOV-*    @example-org/compliance", "GOV-*", "names no owner"),
+        ("GOV-01", WORKFLOW, '"0 9 1 1,4,7,10 *"', '"0 9 1 1 *"', "runs preflight at least quarterly"),
+        ("GOV-03", WORKFLOW, "retention-days: 400", "retention-days: 30", "keeps them a year"),
+        ("GOV-03", WORKFLOW, "control_outcomes.py trend", "cat", "compares them over time"),
+    ],
+)  # fmt: skip
+def test_breaking_governance_fails_its_control(project: Path, control, relative, old, new, message) -> None:
+    assert run_preflight(project, only=[control]).results[0].status is Status.PASSED
+    _edit(project, relative, old, new)
+    (result,) = run_preflight(project, only=[control]).results
+    assert result.status is Status.FAILED
+    assert any(message in finding.message for finding in result.findings), [f.message for f in result.findings]
+
+
+def test_without_an_owners_file_gov_02_fails_and_reports_fall_back_to_the_catalog(project: Path) -> None:
+    (project / "CONTROL_OWNERS").unlink()
+    report = run_preflight(project, only=["GOV-02"])
+    assert report.results[0].status is Status.FAILED
+    assert "no CONTROL_OWNERS file" in report.results[0].findings[0].message
+
+
+@pytest.mark.parametrize(
+    ("cron", "quarterly"),
+    [("0 9 1 1,4,7,10 *", True), ("0 9 1 */3 *", True), ("17 3 * * *", True), ("0 9 1 1,7 *", False),
+     ("0 9 1 1,2,3,4 *", False), ("0 9 1 */6 *", False), ("not a cron", False)],
+)  # fmt: skip
+def test_quarterly_means_at_most_three_months_apart(cron: str, quarterly: bool) -> None:
+    from secure_scaffold.preflight.checks.governance import _at_least_quarterly
+
+    assert _at_least_quarterly(cron) is quarterly
