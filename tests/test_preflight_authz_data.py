@@ -187,3 +187,43 @@ def test_quarterly_means_at_most_three_months_apart(cron: str, quarterly: bool) 
     from secure_scaffold.preflight.checks.governance import _at_least_quarterly
 
     assert _at_least_quarterly(cron) is quarterly
+
+
+# ------------------------------------------------------------------ the TPSP register (PAY-03)
+
+REGISTER = "docs/compliance/tpsp-register.yaml"
+
+
+def _record_review(project: Path, reviewed_on: str) -> None:
+    _edit(project, REGISTER, "agreement: null", "agreement: MSA-2026-014 (signed 2026-02-01)")
+    _edit(project, REGISTER, "aoc_reviewed_on: null", f"aoc_reviewed_on: {reviewed_on}")
+    _edit(project, REGISTER, "aoc_reviewed_by: null", "aoc_reviewed_by: compliance@example.test")
+
+
+def test_a_fresh_register_fails_pay_03_until_people_record_the_facts(project: Path) -> None:
+    (result,) = run_preflight(project, only=["PAY-03"]).results
+    assert result.status is Status.FAILED
+    messages = " | ".join(finding.message for finding in result.findings)
+    assert "no written agreement recorded for Stripe" in messages
+    assert "the AOC of Stripe has no recorded review" in messages
+    assert result.control_id not in [r.control_id for r in run_preflight(project, only=["PAY-03"]).blocking_failures]
+
+
+def test_a_recent_aoc_review_passes_and_a_stale_one_fails(project: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    recent = (datetime.now(UTC) - timedelta(days=30)).date().isoformat()
+    _record_review(project, recent)
+    assert run_preflight(project, only=["PAY-03"]).results[0].status is Status.PASSED
+    stale = (datetime.now(UTC) - timedelta(days=400)).date().isoformat()
+    _edit(project, REGISTER, f"aoc_reviewed_on: {recent}", f"aoc_reviewed_on: {stale}")
+    (result,) = run_preflight(project, only=["PAY-03"]).results
+    assert result.status is Status.FAILED
+    assert f"was last reviewed on {stale}" in result.findings[0].message
+
+
+def test_a_register_without_the_configured_provider_fails(project: Path) -> None:
+    _edit(project, REGISTER, "  - id: stripe", "  - id: adyen")
+    (result,) = run_preflight(project, only=["PAY-03"]).results
+    assert result.status is Status.FAILED
+    assert "'stripe' is not in the TPSP register" in result.findings[0].message
