@@ -227,3 +227,37 @@ def test_a_register_without_the_configured_provider_fails(project: Path) -> None
     (result,) = run_preflight(project, only=["PAY-03"]).results
     assert result.status is Status.FAILED
     assert "'stripe' is not in the TPSP register" in result.findings[0].message
+
+
+# ------------------------------------------------------------------ sessions and monitoring
+
+RUNTIME_TF = "infra/terraform/modules/runtime/main.tf"
+
+
+@pytest.mark.parametrize(
+    ("control", "relative", "old", "new", "message"),
+    [
+        ("AUTH-02", f"{PACKAGE}/config.py", "session_idle_timeout_seconds: int = Field(default=1800,",
+         "session_idle_timeout_seconds: int = Field(default=86_400,", "session_idle_timeout_seconds defaults to 86400"),
+        ("AUTH-08", f"{PACKAGE}/security/csrf.py",
+         "hmac.compare_digest(presented_token.encode(), expected_token.encode())",
+         "presented_token == expected_token", "not compared in constant time"),
+        ("AUTH-13", f"{PACKAGE}/config.py", 'login_rate_limit: str = "10/minute"',
+         'login_rate_limit: str = "10/second"', "login_rate_limit defaults to '10/second'"),
+        ("MON-02", RUNTIME_TF, '"audit-forward"]', '"audit-verify"]', "runs no audit-forward process"),
+        ("MON-03", f"{PACKAGE}/security/alerts.py", '@alert_rule("AUTHZ002"', '@alert_rule("AUTHZ102"',
+         "no alert rule AUTHZ002 (role escalations)"),
+        ("MON-04", f"{PACKAGE}/security/alerts.py", '@alert_rule("PAY001"', '@alert_rule("PAY101"',
+         "no alert rule PAY001 (payout edits)"),
+        ("MON-03", f"{PACKAGE}/security/audit.py", "evaluate_alerts(", "skip_alerts(",
+         "the audit log never evaluates the alert rules"),
+    ],
+)  # fmt: skip
+def test_breaking_sessions_or_monitoring_fails_the_control(project: Path, control, relative, old, new, message) -> None:
+    assert run_preflight(project, only=[control]).results[0].status is Status.PASSED
+    _edit(project, relative, old, new)
+    report = run_preflight(project, only=[control])
+    (result,) = report.results
+    assert result.status is Status.FAILED
+    assert any(message in finding.message for finding in result.findings), [f.message for f in result.findings]
+    assert control in [failure.control_id for failure in report.blocking_failures]

@@ -16,9 +16,11 @@ from . import (
     identity,
     infra,
     layout,
+    monitoring,
     operations,
     profile,
     runtime,
+    sessions,
     tenancy,
     workflows,
 )
@@ -34,9 +36,11 @@ __all__ = [
     "identity",
     "infra",
     "layout",
+    "monitoring",
     "operations",
     "profile",
     "runtime",
+    "sessions",
     "tenancy",
     "workflows",
 ]

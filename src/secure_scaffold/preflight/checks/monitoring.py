@@ -1,0 +1,100 @@
+"""Monitoring controls: the SIEM forwarder is deployed and the alert rules exist and run (MON-02..04).
+
+Alert rules are registered with `@alert_rule("ID", ...)` in security/alerts.py
+and evaluated inside `AuditLog.append`, in the transaction of the change, so
+an unalerted permission change cannot be committed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .._model import Finding, Outcome, failed, passed, unknown
+from .._project import Project
+from .._registry import register
+from ._source import location, missing, source
+
+REQUIRES = ("layout.application_package",)
+RUNTIME = "infra/terraform/modules/runtime/main.tf"
+STACK = "infra/terraform/modules/stack/main.tf"
+RULE = re.compile(r'@alert_rule\(\s*"([A-Z]+\d{3})"')
+#: Rule id -> what it alerts on; the first group is always required, the second with billing.
+PERMISSION_RULES = {"AUTHZ001": "permission changes", "AUTHZ002": "role escalations"}
+PAYOUT_RULES = {"PAY001": "payout edits", "PAY002": "credits and refunds"}
+
+
+def _rules(project: Project) -> tuple[set[str], list[Finding]]:
+    alerts = source(project, "security/alerts.py")
+    if alerts is None:
+        return set(), [
+            Finding("security/alerts.py is missing", "restore the alert rules", location(project, "security"))
+        ]
+    findings = []
+    audit = source(project, "security/audit.py") or ""
+    if "evaluate_alerts(" not in audit:
+        findings.append(
+            Finding(
+                "the audit log never evaluates the alert rules",
+                "call evaluate_alerts in AuditLog.append, in the change's transaction",
+                path=location(project, "security/audit.py"),
+            )
+        )
+    return set(RULE.findall(alerts)), findings
+
+
+def _missing_rules(project: Project, required: dict[str, str]) -> Outcome:
+    found, findings = _rules(project)
+    findings += [
+        Finding(
+            f"no alert rule {rule} ({what})",
+            f'register it with @alert_rule("{rule}", ...) in security/alerts.py',
+            path=location(project, "security/alerts.py"),
+        )
+        for rule, what in required.items()
+        if rule not in found
+    ]
+    if findings:
+        return failed(*findings)
+    return passed(f"alert rules {', '.join(sorted(required))} run on every audited change")
+
+
+@register("monitoring.permission_alerts", controls=("MON-03",), requires=REQUIRES)
+def permission_alerts(project: Project) -> Outcome:
+    """Permission changes and role escalations raise alerts."""
+    return _missing_rules(project, PERMISSION_RULES)
+
+
+@register("monitoring.payout_alerts", controls=("MON-04",), requires=REQUIRES)
+def payout_alerts(project: Project) -> Outcome:
+    """Payout edits, credits and refunds raise alerts."""
+    return _missing_rules(project, PAYOUT_RULES)
+
+
+@register("monitoring.siem_forwarding", controls=("MON-02",), requires=REQUIRES)
+def siem_forwarding(project: Project) -> Outcome:
+    """The audit outbox has a forwarder, and the deployment runs it with APP_SIEM_URL set."""
+    siem = source(project, "security/siem.py")
+    if siem is None or "def forward_once" not in siem:
+        return missing(project, "security/siem.py", "stream the audit outbox to the SIEM (audit-forward)")
+    runtime, stack = project.read(RUNTIME), project.read(STACK)
+    if runtime is None or stack is None:
+        return unknown(
+            "no Terraform runtime/stack modules: cannot tell whether audit-forward is deployed",
+            "run `python -m <package> audit-forward` next to the app, with APP_SIEM_URL set",
+        )
+    findings = []
+    if not re.search(r'"audit-forward"\s*\]', runtime):
+        findings.append(
+            Finding(
+                "the deployed task runs no audit-forward process: audit events never leave the outbox",
+                'add a container with command ["python", "-m", "<package>", "audit-forward"]',
+                path=RUNTIME,
+            )
+        )
+    if not re.search(r"APP_SIEM_URL\s*=", stack):
+        findings.append(
+            Finding("the deployment does not set APP_SIEM_URL", "pass the SIEM intake as APP_SIEM_URL", path=STACK)
+        )
+    if findings:
+        return failed(*findings)
+    return passed("audit-forward runs in every task and streams to APP_SIEM_URL")
