@@ -1,10 +1,11 @@
 """Envelope encryption for stored documents: a fresh AES-256-GCM data key per object, wrapped per tenant.
 
 `TenantKeys` is the port: it wraps and unwraps data keys with the tenant's
-key-encryption key (KEK). In production that is a KMS key per tenant (the
-tenancy capability supplies it; infra/ creates the keys); `LocalTenantKeys`
-derives per-tenant KEKs from one root secret with HKDF for development and
-tests. Swapping it changes nothing else: blobs carry the wrapped data key.
+key-encryption key (KEK). The app uses `security/keyring.py::InvoiceKeys`
+(the project's KEK in Vault transit or KMS, the tenant bound into every
+wrap); `LocalTenantKeys` derives per-tenant KEKs from a root secret with HKDF
+and serves the unit tests of the envelope only. Blobs carry the wrapped data
+key, so the port can change without touching stored invoices' format.
 
 Blob layout: b"SSE1" | len(wrapped key) (2 bytes) | wrapped key | nonce (12) | ciphertext+tag.
 The tenant and a caller-supplied context (e.g. the invoice id) are bound as
@@ -44,7 +45,7 @@ class LocalTenantKeys:
 
     def __init__(self, root_secret: str) -> None:
         if len(root_secret) < 32:
-            raise ConfigurationError("invoice_encryption_key must be at least 32 characters of random data")
+            raise ConfigurationError("the root secret must be at least 32 characters of random data")
         self._root = root_secret.encode()
 
     def _kek(self, tenant: str) -> AESGCM:

@@ -14,12 +14,13 @@ from pathlib import Path
 
 from ..bootstrap import Services
 from ..errors import ConfigurationError
+from ..security.keyring import build_invoice_keys
 from .approvals import ApprovalRules, ApprovalService
 from .audit import AuditSink, LogAuditSink
 from .catalog import Catalog
 from .checkout import CheckoutService
 from .coupons import CouponStore
-from .encryption import EnvelopeEncryptor, LocalTenantKeys
+from .encryption import EnvelopeEncryptor
 from .factory import build_provider, build_tax_engine
 from .idempotency import IdempotencyStore
 from .invoices import InvoiceService
@@ -117,7 +118,8 @@ def build_billing(
         ),
         invoices=InvoiceService(
             engine=services.engine,
-            encryptor=EnvelopeEncryptor(LocalTenantKeys(services.secrets.get("invoice_encryption_key"))),
+            # Each invoice's data key is wrapped by the project's KEK (Vault transit / KMS), bound to the tenant.
+            encryptor=EnvelopeEncryptor(build_invoice_keys(settings, services.secrets)),
             store=invoice_store or build_invoice_store(services, clock),
             tax=build_tax_engine(settings, provider),
             audit=audit,
