@@ -73,7 +73,14 @@ def projects(template_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 def _workflows(project: Path) -> list[Path]:
     files = sorted((project / ".github" / "workflows").glob("*.yml"))
-    assert [path.name for path in files] == ["ci.yml", "deploy.yml", "nightly.yml", "release.yml", "scorecard.yml"]
+    assert [path.name for path in files] == [
+        "ci.yml",
+        "control-review.yml",
+        "deploy.yml",
+        "nightly.yml",
+        "release.yml",
+        "scorecard.yml",
+    ]
     return files
 
 
