@@ -215,7 +215,9 @@ def restore_drill_scheduled(project: Project) -> Outcome:
             runs = "\n".join(str(step.get("run", "")) for step in workflow.steps(job))
             if RESTORE_DRILL.search(runs):
                 return passed(f"{workflow.relative} job {job_id} runs the restore drill on a schedule")
-    where = scheduled[0].relative if scheduled else None
+    # Point at the nightly workflow when there is one: that is where the drill belongs.
+    nightly = [workflow.relative for workflow in scheduled if "nightly" in workflow.relative]
+    where = (nightly or [workflow.relative for workflow in scheduled] or [None])[0]
     return failed(
         Finding(
             "no scheduled workflow runs the restore drill"
