@@ -20,10 +20,7 @@ dominate; `test_union_requirements_cover_every_pin` keeps that file honest.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import tomllib
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -31,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from _suites import assert_suite_passed, run_generated_tests
 from secure_scaffold.matrix import combination_id, each_choice_matrix, full_matrix, pairwise_matrix
 
 REPO = Path(__file__).resolve().parents[1]
@@ -115,28 +113,6 @@ def test_pairwise_set_covers_every_pair() -> None:
             assert pairs == {(a, b) for a in values[first] for b in values[second]}, (first, second)
 
 
-def _run_suite(project: Path, *selection: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(project / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *selection],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-
-
-def _assert_passed(result: subprocess.CompletedProcess[str]) -> None:
-    tail = (result.stdout + result.stderr)[-6000:]
-    assert result.returncode == 0, tail
-    summary = result.stdout.strip().splitlines()[-1]
-    assert re.search(r"\d+ passed", summary), tail
-    assert "failed" not in summary, tail
-    assert "error" not in summary, tail
-
-
 def test_each_choice_set_covers_every_value() -> None:
     questions = [name for name in PAIRWISE[0] if name != "compliance"]
     for question in questions:
@@ -147,7 +123,7 @@ def test_each_choice_set_covers_every_value() -> None:
 @pytest.mark.parametrize("answers", EACH_CHOICE, ids=lambda answers: combination_id(answers) if answers else "defaults")
 def test_generated_full_suite_passes(render, answers: dict[str, Any]) -> None:
     project = render("project", **answers)
-    _assert_passed(_run_suite(project))
+    assert_suite_passed(run_generated_tests(project))
 
 
 @pytest.mark.generated
@@ -156,4 +132,4 @@ def test_generated_combination_tests_pass(render, answers: dict[str, Any]) -> No
     project = render("project", **answers)
     present = [name for name in COMBINATION_TESTS if (project / name).is_file()]
     assert "tests/test_database_roles.py" in present
-    _assert_passed(_run_suite(project, *present))
+    assert_suite_passed(run_generated_tests(project, *present))

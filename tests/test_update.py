@@ -7,7 +7,6 @@ tests exercise copier's real three-way update between versions.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from _suites import assert_suite_passed, run_generated_tests
 from secure_scaffold import generate_project
 from secure_scaffold._update import unmerged_files, update_project
 from secure_scaffold.errors import UpdateConflictError, UpdateRefusedError
@@ -160,19 +160,6 @@ def test_unmerged_files_detects_markers_and_rej(project: Path) -> None:
         raise UpdateConflictError("x", files=["a.py"])
 
 
-def _run_generated_tests(project: Path, *tests: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(project / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *tests],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
 USER_ROUTE = """
 
 @router.get("/api/reports")
@@ -229,11 +216,11 @@ def test_a_teams_own_routes_and_policy_lines_survive_and_its_tests_still_pass(
     assert "a new template example" not in local.read_text(), "an update rewrote a user-owned file"
     assert "      projects:read: []\n  finance:" in roles.read_text()
 
-    result = _run_generated_tests(
-        project,
-        "tests/test_route_declarations.py",
-        "tests/test_policy_negative_matrix.py",
-        "tests/test_http_negative_matrix.py",
+    assert_suite_passed(
+        run_generated_tests(
+            project,
+            "tests/test_route_declarations.py",
+            "tests/test_policy_negative_matrix.py",
+            "tests/test_http_negative_matrix.py",
+        )
     )
-    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    assert " passed" in result.stdout.strip().splitlines()[-1]

@@ -98,3 +98,22 @@ def _default_of(value: ast.expr) -> Any:
         return ast.literal_eval(value)
     except ValueError:
         return NOT_LITERAL
+
+
+def bounded_default(project: Project, config: str, name: str, ceiling: int, *, unit: str, why: str) -> Finding | None:
+    """A finding unless the Settings field `name` defaults to a positive int literal of at most `ceiling`.
+
+    `why` is the hint when the setting is missing; 0 or a computed default is a finding too.
+    """
+    default = settings_default(config, name)
+    if default is None:
+        return Finding(f"no {name} setting", why, location(project, "config.py"))
+    value, line = default
+    if value is NOT_LITERAL or not isinstance(value, int) or not 0 < value <= ceiling:
+        return Finding(
+            f"{name} defaults to {value!r}",
+            f"default it to a positive literal of at most {ceiling} {unit} (0 switches the limit off)",
+            path=location(project, "config.py"),
+            line=line,
+        )
+    return None

@@ -21,6 +21,7 @@ from .._model import Finding, Outcome, failed, passed, unknown
 from .._project import Project
 from .._registry import register
 from ._source import dict_entries, location, missing, source
+from .workflows import workflows
 
 REQUIRES = ("layout.application_package",)
 VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "api_route"})
@@ -298,26 +299,13 @@ def drift_scheduled(project: Project) -> Outcome:
                 APPROVED_GRANTS,
             )
         )
-    workflow = project.read(NIGHTLY)
-    if workflow is None:
+    loaded = workflows(project)
+    if not loaded:
         return unknown(
-            f"{NIGHTLY} is missing: no scheduled drift run could be found",
-            "run `drift --approved policy/approved-grants.json` on a schedule in your CI",
+            "no CI workflows: no scheduled drift run could be found",
+            f"run `drift --approved {APPROVED_GRANTS}` on a schedule in your CI",
         )
-    try:
-        document = yaml.safe_load(workflow) or {}
-    except yaml.YAMLError as error:
-        return failed(Finding(f"{NIGHTLY} is not valid YAML ({error})", "fix the workflow", NIGHTLY))
-    triggers = document.get("on", document.get(True)) or {}  # YAML 1.1 reads a bare `on` as True
-    scheduled = isinstance(triggers, dict) and bool(triggers.get("schedule"))
-    runs = [
-        str(step.get("run", ""))
-        for job in (document.get("jobs") or {}).values()
-        if isinstance(job, dict)
-        for step in job.get("steps") or []
-        if isinstance(step, dict)
-    ]
-    if not scheduled or not any(f"drift --approved {APPROVED_GRANTS}" in run for run in runs):
+    if not any(workflow.crons and f"drift --approved {APPROVED_GRANTS}" in workflow.runs for workflow in loaded):
         findings.append(
             Finding(
                 "no scheduled workflow runs the drift report against the approved snapshot",

@@ -7,11 +7,12 @@ import ast
 from .._model import Finding, Outcome, failed, passed
 from .._project import Project
 from .._registry import register
-from ._source import NOT_LITERAL, location, missing, settings_default, source
+from ._source import bounded_default, location, missing, source
 
 REQUIRES = ("layout.application_package",)
 #: Setting -> the most a deployment may allow by default (milliseconds).
 LIMIT_SETTINGS = {"database_statement_timeout_ms": 60_000, "database_idle_in_transaction_timeout_ms": 300_000}
+LIMIT_WHY = "bound every runtime statement server-side"
 
 
 @register("data.query_limits", controls=("DATA-09",), requires=REQUIRES)
@@ -20,26 +21,11 @@ def query_limits(project: Project) -> Outcome:
     config = source(project, "config.py")
     if config is None:
         return missing(project, "config.py", "declare the settings, including the database query limits")
-    findings = []
-    for name, ceiling in LIMIT_SETTINGS.items():
-        default = settings_default(config, name)
-        if default is None:
-            findings.append(
-                Finding(
-                    f"no {name} setting", "bound every runtime statement server-side", location(project, "config.py")
-                )
-            )
-            continue
-        value, line = default
-        if value is NOT_LITERAL or not isinstance(value, int) or not 0 < value <= ceiling:
-            findings.append(
-                Finding(
-                    f"{name} defaults to {value!r}",
-                    f"default it to a positive literal of at most {ceiling} ms (0 switches the limit off)",
-                    path=location(project, "config.py"),
-                    line=line,
-                )
-            )
+    findings = [
+        finding
+        for name, ceiling in LIMIT_SETTINGS.items()
+        if (finding := bounded_default(project, config, name, ceiling, unit="ms", why=LIMIT_WHY)) is not None
+    ]
     bootstrap = source(project, "bootstrap.py") or ""
     engine = source(project, "db/engine.py") or ""
     if "limits=runtime_query_limits(settings)" not in bootstrap or "statement_timeout" not in engine:

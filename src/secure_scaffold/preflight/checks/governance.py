@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from typing import Any
-
-import yaml
 
 from ...controls import load_catalog
 from ...report import OWNERS_FILES, load_owners
 from .._model import Finding, Outcome, failed, passed, unknown
 from .._project import Project
 from .._registry import register
+from .workflows import Workflow, workflows
 
 WORKFLOWS = ".github/workflows"
 #: The outcome records must outlive a yearly audit period.
@@ -62,28 +60,6 @@ def owners(project: Project) -> Outcome:
     return passed(f"every one of {len(applicable)} applicable controls has an owner")
 
 
-def _workflows(project: Project) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Relative path -> (text, parsed document) of every workflow that parses."""
-    found = {}
-    for path in sorted(project.files):
-        relative = project.relative(path)
-        if relative.startswith(WORKFLOWS + "/") and path.suffix in {".yml", ".yaml"}:
-            text = path.read_text(encoding="utf-8")
-            try:
-                document = yaml.safe_load(text)
-            except yaml.YAMLError:
-                continue
-            if isinstance(document, dict):
-                found[relative] = (text, document)
-    return found
-
-
-def _crons(document: dict[str, Any]) -> list[str]:
-    triggers = document.get("on", document.get(True)) or {}  # YAML 1.1 reads a bare `on` as True
-    schedule = triggers.get("schedule") if isinstance(triggers, dict) else None
-    return [str(entry.get("cron", "")) for entry in schedule or [] if isinstance(entry, dict)]
-
-
 def _at_least_quarterly(cron: str) -> bool:
     """The cron fires in at least four months a year, at most three months apart."""
     fields = cron.split()
@@ -103,11 +79,12 @@ def _at_least_quarterly(cron: str) -> bool:
     return len(months) >= 4 and max(gaps) <= 3
 
 
-def _review_workflows(project: Project) -> list[tuple[str, str]]:
+def _review_workflows(project: Project) -> list[Workflow]:
+    """Scheduled at least quarterly and running preflight."""
     return [
-        (relative, text)
-        for relative, (text, document) in _workflows(project).items()
-        if any(_at_least_quarterly(cron) for cron in _crons(document)) and "secure-scaffold preflight" in text
+        workflow
+        for workflow in workflows(project)
+        if any(_at_least_quarterly(cron) for cron in workflow.crons) and "secure-scaffold preflight" in workflow.runs
     ]
 
 
@@ -116,7 +93,7 @@ def quarterly_review(project: Project) -> Outcome:
     """A workflow runs preflight at least quarterly and opens a review for the owners."""
     if not (project.root / WORKFLOWS).is_dir():
         return unknown(f"no {WORKFLOWS} directory", "schedule a quarterly control review in your CI")
-    reviews = [(relative, text) for relative, text in _review_workflows(project) if "gh issue create" in text]
+    reviews = [workflow for workflow in _review_workflows(project) if "gh issue create" in workflow.runs]
     if not reviews:
         return failed(
             Finding(
@@ -125,7 +102,7 @@ def quarterly_review(project: Project) -> Outcome:
                 path=WORKFLOWS,
             )
         )
-    return passed(f"quarterly control review: {reviews[0][0]}")
+    return passed(f"quarterly control review: {reviews[0].relative}")
 
 
 @register("governance.outcomes_measured", controls=("GOV-03",))
@@ -133,17 +110,17 @@ def outcomes_measured(project: Project) -> Outcome:
     """Each review records the controls' outcomes, keeps them a year, and compares them with earlier runs."""
     if not (project.root / WORKFLOWS).is_dir():
         return unknown(f"no {WORKFLOWS} directory", "record preflight outcomes on a schedule in your CI")
-    for relative, text in _review_workflows(project):
-        retention = [int(days) for days in re.findall(r"retention-days:\s*(\d+)", text)]
+    for workflow in _review_workflows(project):
+        retention = [int(days) for days in re.findall(r"retention-days:\s*(\d+)", workflow.text)]
         if (
-            "control_outcomes.py record" in text
-            and "control_outcomes.py trend" in text
+            "control_outcomes.py record" in workflow.runs
+            and "control_outcomes.py trend" in workflow.runs
             and retention
             and max(retention) >= MINIMUM_RETENTION_DAYS
         ):
             if project.read("scripts/control_outcomes.py") is None:
                 break
-            return passed(f"outcomes recorded and compared over time by {relative}")
+            return passed(f"outcomes recorded and compared over time by {workflow.relative}")
     return failed(
         Finding(
             "no scheduled workflow records control outcomes, keeps them a year and compares them over time",

@@ -7,31 +7,17 @@ import re
 from .._model import Finding, Outcome, failed, passed
 from .._project import Project
 from .._registry import register
-from ._source import NOT_LITERAL, location, missing, settings_default, source
+from ._source import bounded_default, location, missing, settings_default, source
 
 REQUIRES = ("layout.application_package",)
 #: OWASP ASVS 3.3: idle timeouts of at most an hour for most apps; a day at most for the absolute one.
 MAX_IDLE_SECONDS = 3_600
 MAX_ABSOLUTE_SECONDS = 86_400
+EXPIRE_WHY = "expire sessions server-side"
 #: Login attempts per client address allowed by default, per minute.
 MAX_LOGINS_PER_MINUTE = 30
 RATE = re.compile(r"^(\d+)/(second|minute|hour)$")
 PER_MINUTE = {"second": 60, "minute": 1, "hour": 1 / 60}
-
-
-def _bounded_default(project: Project, config: str, name: str, ceiling: int) -> Finding | None:
-    default = settings_default(config, name)
-    if default is None:
-        return Finding(f"no {name} setting", "expire sessions server-side", location(project, "config.py"))
-    value, line = default
-    if value is NOT_LITERAL or not isinstance(value, int) or not 0 < value <= ceiling:
-        return Finding(
-            f"{name} defaults to {value!r}",
-            f"default it to at most {ceiling} seconds",
-            path=location(project, "config.py"),
-            line=line,
-        )
-    return None
 
 
 @register("sessions.timeouts", controls=("AUTH-02",), requires=REQUIRES)
@@ -40,13 +26,14 @@ def timeouts(project: Project) -> Outcome:
     config = source(project, "config.py")
     if config is None:
         return missing(project, "config.py", "declare the session timeouts")
+    limits = {
+        "session_idle_timeout_seconds": MAX_IDLE_SECONDS,
+        "session_absolute_timeout_seconds": MAX_ABSOLUTE_SECONDS,
+    }
     findings = [
         finding
-        for finding in (
-            _bounded_default(project, config, "session_idle_timeout_seconds", MAX_IDLE_SECONDS),
-            _bounded_default(project, config, "session_absolute_timeout_seconds", MAX_ABSOLUTE_SECONDS),
-        )
-        if finding is not None
+        for name, ceiling in limits.items()
+        if (finding := bounded_default(project, config, name, ceiling, unit="seconds", why=EXPIRE_WHY)) is not None
     ]
     sessions = source(project, "security/sessions.py") or ""
     if "def _expired" not in sessions or "ex=" not in sessions:

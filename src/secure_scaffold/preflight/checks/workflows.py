@@ -64,6 +64,18 @@ class Workflow:
         return set()
 
     @property
+    def crons(self) -> list[str]:
+        """The `on.schedule[*].cron` expressions."""
+        on = self.data.get("on", self.data.get(True))
+        schedule = on.get("schedule") if isinstance(on, dict) else None
+        return [str(entry.get("cron", "")) for entry in schedule or [] if isinstance(entry, dict)]
+
+    @property
+    def runs(self) -> str:
+        """Every `run:` script of every job, joined: what the workflow executes."""
+        return "\n".join(_runs(self, job) for job in self.jobs.values())
+
+    @property
     def jobs(self) -> dict[str, dict[str, Any]]:
         jobs = self.data.get("jobs")
         return {str(k): v for k, v in jobs.items() if isinstance(v, dict)} if isinstance(jobs, dict) else {}

@@ -113,6 +113,14 @@ def resolve_caller(identity: Identity, connection: HTTPConnection, allowed_origi
     return Caller(principal=session.principal(), session=session)
 
 
+def _authenticate(identity: Identity, engine: Engine, connection: HTTPConnection, allowed_origin: str) -> Caller:
+    """The caller with its effective roles, in one trip to the thread pool (Redis, JWKS, then Postgres)."""
+    caller = resolve_caller(identity, connection, allowed_origin)
+    if caller.principal is None:
+        return caller
+    return replace(caller, principal=with_assigned_roles(engine, caller.principal))
+
+
 class AuthenticationMiddleware:
     """Resolves the caller into `request.state`; answers CSRF failures itself."""
 
@@ -128,10 +136,7 @@ class AuthenticationMiddleware:
         allowed_origin = origin_of(application.state.services.settings.base_url)
         engine: Engine = application.state.services.engine
         try:
-            caller = await run_in_threadpool(resolve_caller, identity, HTTPConnection(scope), allowed_origin)
-            if caller.principal is not None:
-                principal = await run_in_threadpool(with_assigned_roles, engine, caller.principal)
-                caller = replace(caller, principal=principal)
+            caller = await run_in_threadpool(_authenticate, identity, engine, HTTPConnection(scope), allowed_origin)
         except CsrfError as error:
             await auth_error_response(error)(scope, receive, send)
             return
