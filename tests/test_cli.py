@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,19 @@ def test_version() -> None:
     result = _cli("--version")
     assert result.returncode == 0
     assert result.stdout.strip() == f"secure-scaffold {__version__}"
+
+
+def test_one_version_everywhere_a_release_names_it() -> None:
+    """The package, its metadata and the preflight the generated workflows install are one release."""
+    repo = Path(__file__).resolve().parents[1]
+    assert tomllib.loads((repo / "pyproject.toml").read_text())["project"]["version"] == __version__
+    pins = {
+        path.name: re.findall(r'SECURE_SCAFFOLD_VERSION: "([^"]+)"', path.read_text(encoding="utf-8"))
+        for path in (repo / "template").rglob("*.yml*")
+        if "SECURE_SCAFFOLD_VERSION:" in path.read_text(encoding="utf-8")
+    }
+    assert len(pins) >= 3, pins  # ci, deploy and the quarterly control review
+    assert all(found == [__version__] for found in pins.values()), pins
 
 
 def test_new_with_defaults_generates_a_project(tmp_path: Path, template_args: list[str]) -> None:

@@ -2,7 +2,9 @@
 
 A throw-away template repository is built from this one with two tagged
 versions (v1.0.0 = the current template, v1.1.0 = a change to it), so the
-tests exercise copier's real three-way update between versions.
+tests exercise copier's real three-way update between versions, one kind of
+template change at a time. The update from the previous real release, for the
+pairwise answer set, is tests/test_update_from_previous_release.py.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from _suites import assert_suite_passed, run_generated_tests
 from secure_scaffold import generate_project
 from secure_scaffold._update import unmerged_files, update_project
 from secure_scaffold.errors import UpdateConflictError, UpdateRefusedError
@@ -48,9 +49,13 @@ def template_repo(tmp_path: Path) -> Path:
     return repo
 
 
-def release(repo: Path, edits: dict[str, str], version: str = "v1.1.0") -> None:
+def release(repo: Path, edits: dict[str, str | None], version: str = "v1.1.0") -> None:
+    """Commit and tag a template version; `None` removes the file from the template."""
     for relative, text in edits.items():
         path = repo / "template" / relative
+        if text is None:
+            path.unlink()
+            continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     git(repo, "add", "-A")
@@ -160,67 +165,23 @@ def test_unmerged_files_detects_markers_and_rej(project: Path) -> None:
         raise UpdateConflictError("x", files=["a.py"])
 
 
-USER_ROUTE = """
-
-@router.get("/api/reports")
-def reports(principal: Annotated[Principal, require("projects:read")]) -> dict[str, list[str]]:
-    return {"reports": []}
-"""
-
-
-#: Answer sets that change what the updated files sit next to: the policy engine, tenancy, billing.
-UPDATE_COMBINATIONS = [
-    {},
-    {"policy_engine": "opa", "tenancy": "pooled", "payment_provider": "stripe", "secrets_backend": "cloud"},
-]
-
-
-@pytest.mark.parametrize("project", UPDATE_COMBINATIONS, indirect=True, ids=["defaults", "opa-pooled-stripe"])
-def test_a_teams_own_routes_and_policy_lines_survive_and_its_tests_still_pass(
+def test_a_file_the_template_removed_is_removed_when_the_team_never_changed_it(
     template_repo: Path, project: Path
 ) -> None:
-    """The user-owned routes module is never rewritten; a policy line merges; the project still works."""
-    local = project / "src" / "secure_app" / "web" / "routes" / "local.py"
-    local.write_text(
-        local.read_text().replace(
-            "from fastapi import APIRouter\n",
-            "from typing import Annotated\n\nfrom fastapi import APIRouter\n\n"
-            "from ...security.principal import Principal\nfrom ..authz import require\n",
-        )
-        + USER_ROUTE,
-        encoding="utf-8",
-    )
-    roles = project / "policy" / "roles.yaml"
-    roles.write_text(
-        roles.read_text().replace(
-            "      invoices:read: []\n  finance:", "      invoices:read: []\n      projects:read: []\n  finance:"
-        ),
-        encoding="utf-8",
-    )
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "our reports route; auditors read projects")
-
-    template_local = template_repo / "template" / "src" / "{{package_name}}" / "web" / "routes" / "local.py"
-    readme = (template_repo / "template" / "README.md.jinja").read_text()
-    release(
-        template_repo,
-        {
-            "src/{{package_name}}/web/routes/local.py": template_local.read_text() + "\n# a new template example\n",
-            "README.md.jinja": readme + "\n## Support\n\nAsk the platform team.\n",
-        },
-    )
+    assert (project / "docs" / "step-up-and-abuse.md").is_file()
+    release(template_repo, {"docs/step-up-and-abuse.md": None})
     update_project(project, quiet=True)
-    assert unmerged_files(project) == []
-    assert "Ask the platform team." in (project / "README.md").read_text()
-    assert '@router.get("/api/reports")' in local.read_text()
-    assert "a new template example" not in local.read_text(), "an update rewrote a user-owned file"
-    assert "      projects:read: []\n  finance:" in roles.read_text()
+    assert not (project / "docs" / "step-up-and-abuse.md").exists()
 
-    assert_suite_passed(
-        run_generated_tests(
-            project,
-            "tests/test_route_declarations.py",
-            "tests/test_policy_negative_matrix.py",
-            "tests/test_http_negative_matrix.py",
-        )
-    )
+
+def test_a_removed_file_the_team_had_edited_fails_the_update_and_names_it(template_repo: Path, project: Path) -> None:
+    """Copier deletes it silently; `secure-scaffold update` exits 1 and the team's version stays in git."""
+    abuse_doc = project / "docs" / "step-up-and-abuse.md"
+    abuse_doc.write_text(abuse_doc.read_text() + "\n## Our payment partner's webhook relay\n")
+    git(project, "commit", "-qam", "our threat: the webhook relay")
+    release(template_repo, {"docs/step-up-and-abuse.md": None})
+    result = subprocess.run([SCRIPT, "update", str(project), "-q"], capture_output=True, text=True, check=False)
+    assert result.returncode == 1, result.stderr
+    assert "no longer has these files, which you had changed" in result.stderr
+    assert "docs/step-up-and-abuse.md" in result.stderr
+    assert "webhook relay" in git(project, "show", "HEAD:docs/step-up-and-abuse.md")

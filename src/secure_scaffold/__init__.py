@@ -8,4 +8,4 @@ from ._generate import generate_project
 
 __all__ = ["__version__", "generate_project"]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

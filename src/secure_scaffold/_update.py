@@ -4,18 +4,26 @@ Copier exits 0 even when an update leaves conflict markers or `.rej` files
 behind, and it happily runs on a dirty tree where a conflict would mix with
 uncommitted work. This wrapper refuses a dirty tree, runs `copier update`,
 then fails loudly (naming every file) when anything did not merge cleanly.
+
+It also catches the one loss copier is silent about: a file the new template
+version no longer renders is deleted by copier even when the team had edited
+it. Copier's own remedy, `_migrations`, is an unsafe feature (it needs
+`--trust`), which this template does not use (docs/updating.md); so such a
+deletion is reported like a conflict, and the team's version stays in git.
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import copier
+import yaml
 from copier.errors import CopierError
 
 from .errors import SecureScaffoldError, UpdateConflictError, UpdateRefusedError
@@ -86,6 +94,47 @@ def unmerged_files(project: Path) -> list[str]:
     return sorted(problems)
 
 
+def _render_recorded_version(project: Path, destination: Path) -> Path:
+    """The project as its recorded template version and answers render it, without the team's edits."""
+    recorded = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8")) or {}
+    answers = {name: value for name, value in recorded.items() if not name.startswith("_")}
+    copier.run_copy(
+        str(recorded["_src_path"]),
+        destination,
+        data=answers,
+        defaults=True,
+        vcs_ref=recorded.get("_commit"),
+        quiet=True,
+        unsafe=False,
+    )
+    return destination
+
+
+def edited_files_the_update_deleted(project: Path, deleted: list[str]) -> list[str]:
+    """Of the files the update deleted, those the team had changed since they were generated.
+
+    Called after copier has run, so the pre-update answers (and template version) are read
+    from the last commit; the file as generated is rendered afresh from them and compared
+    with the committed copy.
+    """
+    if not deleted:
+        return []
+    with tempfile.TemporaryDirectory(prefix="secure-scaffold-recorded-") as scratch:
+        committed = Path(scratch) / "committed"
+        committed.mkdir()
+        (committed / ".copier-answers.yml").write_text(_git(project, "show", "HEAD:.copier-answers.yml"))
+        original = _render_recorded_version(committed, Path(scratch) / "original")
+        edited = []
+        for name in deleted:
+            generated = original / name
+            ours = subprocess.run(
+                ["git", "show", f"HEAD:{name}"], cwd=project, capture_output=True, check=True, timeout=60
+            ).stdout
+            if not generated.is_file() or generated.read_bytes() != ours:
+                edited.append(name)
+        return sorted(edited)
+
+
 def update_project(
     project: Path, *, vcs_ref: str | None = None, data: Mapping[str, Any] | None = None, quiet: bool = False
 ) -> list[str]:
@@ -114,6 +163,15 @@ def update_project(
         raise UpdateConflictError(
             "the update did not merge cleanly; resolve these files, then commit:\n  " + "\n  ".join(conflicts),
             files=conflicts,
+        )
+    deleted = _git(project, "diff", "--name-only", "--diff-filter=D").splitlines()
+    lost = edited_files_the_update_deleted(project, deleted)
+    if lost:
+        raise UpdateConflictError(
+            "the new template version no longer has these files, which you had changed; your version is in "
+            "git (`git show HEAD:<file>`): move what you need into the template's replacement, then commit:\n  "
+            + "\n  ".join(lost),
+            files=lost,
         )
     changed = set(_git(project, "diff", "--name-only").splitlines())
     changed |= set(_git(project, "ls-files", "--others", "--exclude-standard").splitlines())
