@@ -131,6 +131,26 @@ def test_editing_the_recorded_profile_does_not_fool_preflight_given_the_org_prof
     assert "the recorded profile differs from the organisation's" in messages
 
 
+def test_a_deploy_gate_without_the_org_profile_fails_preflight(profile_file, template_snapshot, tmp_path) -> None:
+    """Without `--profile`, the gate would trust the recorded copy, which the team can edit."""
+    project = tmp_path / "app"
+    assert _new(project, template_snapshot, "--profile", str(profile_file)).returncode == 0
+    deploy = project / ".github" / "workflows" / "deploy.yml"
+    text = deploy.read_text(encoding="utf-8")
+    assert 'preflight . "${profile[@]}" --format' in text
+    deploy.write_text(
+        text.replace('preflight . "${profile[@]}" --format', "preflight . --format").replace(
+            'profile=(--profile "${SECURE_SCAFFOLD_PROFILE}")', "profile=()"
+        ),
+        encoding="utf-8",
+    )
+    result = run_preflight(project, only=["GOV-05"]).results[0]
+    assert result.status is Status.FAILED
+    assert [(finding.message, finding.path) for finding in result.findings] == [
+        ("deploy.yml runs preflight without the organisation's profile", ".github/workflows/deploy.yml")
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -5,6 +5,21 @@ from __future__ import annotations
 from .._model import Finding, Outcome, failed, passed, skipped
 from .._project import Project
 from .._registry import register
+from .workflows import workflows
+
+
+def _preflights_without_the_org_profile(project: Project) -> list[Finding]:
+    """Workflows that run preflight but never pass `--profile`: they trust the editable recorded copy."""
+    return [
+        Finding(
+            f"{workflow.path.name} runs preflight without the organisation's profile",
+            'pass `--profile "$SECURE_SCAFFOLD_PROFILE"` from an organisation variable holding the profile\'s URL',
+            path=workflow.path.relative_to(project.root).as_posix(),
+            line=workflow.line_of("secure-scaffold preflight"),
+        )
+        for workflow in workflows(project)
+        if "secure-scaffold preflight" in workflow.runs and "--profile" not in workflow.runs
+    ]
 
 
 @register("profile.locked_answers", controls=("GOV-05",))
@@ -13,7 +28,9 @@ def locked_answers(project: Project) -> Outcome:
 
     The copy of the profile recorded in `.copier-answers.yml` is used unless the
     organisation's own copy is given (`preflight --profile`); then the recorded
-    copy must also match it, since a team can edit its answers file.
+    copy must also match it, since a team can edit its answers file. For the
+    same reason every workflow that runs preflight must be able to pass the
+    organisation's copy (`--profile`).
     """
     recorded = project.answers.get("profile") or {}
     profile = project.org_profile if project.org_profile is not None else recorded
@@ -29,6 +46,7 @@ def locked_answers(project: Project) -> Outcome:
         )
     if not profile and not findings:
         return skipped("no organisation profile is recorded or given (preflight --profile), so nothing is locked")
+    findings += _preflights_without_the_org_profile(project)
     if not locked and not findings:
         return passed(f"the {profile.get('name')!r} profile locks no answers")
     owner = profile.get("name", "org")
