@@ -232,6 +232,7 @@ def test_a_register_without_the_configured_provider_fails(project: Path) -> None
 # ------------------------------------------------------------------ sessions and monitoring
 
 RUNTIME_TF = "infra/terraform/modules/runtime/main.tf"
+ALARMS_TF = "infra/terraform/modules/runtime/alarms.tf"
 
 
 @pytest.mark.parametrize(
@@ -245,6 +246,13 @@ RUNTIME_TF = "infra/terraform/modules/runtime/main.tf"
         ("AUTH-13", f"{PACKAGE}/config.py", 'login_rate_limit: str = "10/minute"',
          'login_rate_limit: str = "10/second"', "login_rate_limit defaults to '10/second'"),
         ("MON-02", RUNTIME_TF, '"audit-forward"]', '"audit-verify"]', "runs no audit-forward process"),
+        ("MON-02", ALARMS_TF, 'treat_missing_data  = "breaching"', 'treat_missing_data  = "notBreaching"',
+         "a dead forwarder, which reports nothing, never alarms"),
+        ("MON-02", ALARMS_TF,
+         "namespace           = aws_cloudwatch_log_metric_filter.siem_backlog.metric_transformation[0].namespace\n"
+         "  metric_name         = aws_cloudwatch_log_metric_filter.siem_backlog.metric_transformation[0].name",
+         'namespace           = "AWS/ECS"\n  metric_name         = "CPUUtilization"',
+         "nothing alarms on the SIEM backlog"),
         ("MON-03", f"{PACKAGE}/security/alerts.py", '@alert_rule("AUTHZ002"', '@alert_rule("AUTHZ102"',
          "no alert rule AUTHZ002 (role escalations)"),
         ("MON-04", f"{PACKAGE}/security/alerts.py", '@alert_rule("PAY001"', '@alert_rule("PAY101"',

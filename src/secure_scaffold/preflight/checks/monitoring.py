@@ -16,8 +16,13 @@ from ._source import location, missing, source
 
 REQUIRES = ("layout.application_package",)
 RUNTIME = "infra/terraform/modules/runtime/main.tf"
+RUNTIME_MODULE = "infra/terraform/modules/runtime"
 STACK = "infra/terraform/modules/stack/main.tf"
 RULE = re.compile(r'@alert_rule\(\s*"([A-Z]+\d{3})"')
+#: (resource name, body) of each resource of a type; a top-level block ends at the first "}" in column 0.
+METRIC_FILTER = re.compile(r'resource\s+"aws_cloudwatch_log_metric_filter"\s+"([^"]+)"\s*\{(.*?)\n\}', re.S)
+ALARM = re.compile(r'resource\s+"aws_cloudwatch_metric_alarm"\s+"([^"]+)"\s*\{(.*?)\n\}', re.S)
+METRIC_NAME = re.compile(r"^\s*metric_name\s*=\s*(.+)$", re.M)
 #: Rule id -> what it alerts on; the first group is always required, the second with billing.
 PERMISSION_RULES = {"AUTHZ001": "permission changes", "AUTHZ002": "role escalations"}
 PAYOUT_RULES = {"PAY001": "payout edits", "PAY002": "credits and refunds"}
@@ -95,6 +100,44 @@ def siem_forwarding(project: Project) -> Outcome:
         findings.append(
             Finding("the deployment does not set APP_SIEM_URL", "pass the SIEM intake as APP_SIEM_URL", path=STACK)
         )
+    findings += _backlog_alarm_findings(project)
     if findings:
         return failed(*findings)
-    return passed("audit-forward runs in every task and streams to APP_SIEM_URL")
+    return passed("audit-forward runs in every task, streams to APP_SIEM_URL, and a stalled backlog alarms")
+
+
+def _backlog_alarm_findings(project: Project) -> list[Finding]:
+    """The forwarder is not essential to serving, so only an alarm tells that audit events stopped flowing.
+
+    It must watch the `siem_backlog` metric and treat missing data as breaching (a dead
+    forwarder reports nothing at all).
+    """
+    module = project.root / RUNTIME_MODULE
+    terraform = "\n".join(path.read_text(encoding="utf-8") for path in sorted(module.glob("*.tf")))
+    hint = (
+        "turn the forwarder's `siem_backlog` log lines into a metric (aws_cloudwatch_log_metric_filter) and "
+        'alarm on it with treat_missing_data = "breaching"'
+    )
+    filters = [name for name, body in METRIC_FILTER.findall(terraform) if '\\"siem_backlog\\"' in body]
+    if not filters:
+        return [Finding("no metric is taken from the forwarder's siem_backlog reports", hint, path=RUNTIME_MODULE)]
+    alarms = [body for _, body in ALARM.findall(terraform) if _watches(body, filters)]
+    if not alarms:
+        return [Finding("nothing alarms on the SIEM backlog: a stalled forwarder goes unnoticed", hint, RUNTIME_MODULE)]
+    if not any(re.search(r'treat_missing_data\s*=\s*"breaching"', body) for body in alarms):
+        return [
+            Finding(
+                "the SIEM backlog alarm ignores missing data: a dead forwarder, which reports nothing, never alarms",
+                'set treat_missing_data = "breaching"',
+                path=RUNTIME_MODULE,
+            )
+        ]
+    return []
+
+
+def _watches(alarm: str, filters: list[str]) -> bool:
+    """The alarm's metric is the one a backlog metric filter produces (referenced, not retyped)."""
+    metric = METRIC_NAME.search(alarm)
+    return metric is not None and any(
+        metric.group(1).strip().startswith(f"aws_cloudwatch_log_metric_filter.{name}.") for name in filters
+    )

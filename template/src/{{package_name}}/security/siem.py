@@ -11,6 +11,12 @@ with exponential backoff and delivers them when it is back. A crash between
 One forwarder works at a time (a session advisory lock), so N replicas may
 all run `audit-forward` and the batches still go out once, in order.
 
+Every forwarder also logs the backlog once a minute (`siem_backlog`, with
+`pending`), delivering or not: the deployment turns that line into a metric
+and alarms when the backlog stays high or when no forwarder reports at all
+(infra/.../runtime/alarms.tf), since the forwarder is deliberately not
+essential to serving.
+
 Sinks (`APP_SIEM_URL`): `https://...` POSTs JSON lines (`application/x-ndjson`,
 Bearer token from the secret `siem_token` when present); `syslog+tcp://host:port`
 sends RFC 5424 messages with octet-counting framing (RFC 6587), one JSON record each.
@@ -21,6 +27,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -196,10 +203,20 @@ def run_forwarder(
     stop: threading.Event,
     interval: float = 2.0,
     max_backoff: float = 60.0,
+    report_every: float = 60.0,
+    clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """Forward until `stop` is set; back off exponentially (up to `max_backoff`) while the sink is down."""
+    """Forward until `stop` is set; back off exponentially (up to `max_backoff`) while the sink is down.
+
+    Logs `siem_backlog` every `report_every` seconds, above all while the sink is down, when the
+    backlog grows: that line is what the deployment's backlog alarm watches.
+    """
     backoff = interval
+    next_report = clock()
     while not stop.is_set():
+        if clock() >= next_report:
+            log.info("siem_backlog", pending=pending_count(engine))
+            next_report = clock() + report_every
         try:
             result = forward_once(engine, sink)
         except SinkUnavailableError as error:

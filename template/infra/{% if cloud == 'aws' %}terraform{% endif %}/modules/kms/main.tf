@@ -68,6 +68,19 @@ locals {
       }
     }
   }
+  # CloudWatch alarms publish to the encrypted alarm topic (runtime/alarms.tf): this project's alarms only.
+  alarms_statement = {
+    Sid       = "CloudWatchAlarmsOfThisProject"
+    Effect    = "Allow"
+    Principal = { Service = "cloudwatch.amazonaws.com" }
+    Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+    Resource  = "*"
+    Condition = {
+      ArnLike = {
+        "aws:SourceArn" = "arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:alarm:${var.name}-*"
+      }
+    }
+  }
 }
 
 resource "aws_kms_key" "data" {
@@ -84,11 +97,11 @@ resource "aws_kms_alias" "data" {
 }
 
 resource "aws_kms_key" "logs" {
-  description             = "${var.name}: CloudWatch Logs (application, flow, firewall and WAF logs)"
+  description             = "${var.name}: CloudWatch Logs (application, flow, firewall and WAF logs) and the alarm topic"
   enable_key_rotation     = true
   rotation_period_in_days = 365
   deletion_window_in_days = 30
-  policy                  = jsonencode({ Version = "2012-10-17", Statement = concat(local.base_statements, [local.logs_statement]) })
+  policy                  = jsonencode({ Version = "2012-10-17", Statement = concat(local.base_statements, [local.logs_statement, local.alarms_statement]) })
 }
 
 resource "aws_kms_alias" "logs" {

@@ -33,3 +33,8 @@ output "execution_role_arn" {
 output "app_security_group_id" {
   value = aws_security_group.app.id
 }
+
+output "alarm_topic_arn" {
+  description = "Where the runtime's alarms (the SIEM backlog) publish: subscribe the on-call rotation."
+  value       = aws_sns_topic.alarms.arn
+}
