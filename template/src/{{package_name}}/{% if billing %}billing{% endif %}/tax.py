@@ -42,6 +42,22 @@ EU_VAT_RATES: dict[str, Decimal] = {
     }.items()
 }  # fmt: skip
 
+#: ISO 3166-1 alpha-2: a customer country outside this list is refused, never taxed at 0% by default.
+_ISO_ALPHA2 = (
+    "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI "
+    "BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN "
+    "CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK "
+    "FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM "
+    "HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN "
+    "KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK "
+    "ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP "
+    "NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW "
+    "SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF "
+    "TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI "
+    "VN VU WF WS YE YT ZA ZM ZW"
+)
+ISO_COUNTRIES: frozenset[str] = frozenset(_ISO_ALPHA2.split())
+
 UK_VAT_RATE = Decimal("20")
 
 #: State-level sales tax on SaaS, for the states that tax it (percent of the taxable base).
@@ -113,9 +129,17 @@ class TableTaxEngine:
 
     def __init__(self, seller_country: str) -> None:
         self.seller_country = seller_country.upper()
+        if self.seller_country not in EU_VAT_RATES and self.seller_country not in ("GB", "US"):
+            # Its domestic sales would fall through to "outside the scope" and be taxed at 0%.
+            raise TaxError(
+                f"the tax table has no rules for a seller in {self.seller_country!r}: "
+                "set APP_BILLING_SELLER_COUNTRY to an EU country, GB or US, or plug in a tax engine for it"
+            )
 
     def decide(self, customer: TaxCustomer) -> TaxDecision:
-        country = customer.country.upper()
+        country = customer.country.strip().upper()
+        if country not in ISO_COUNTRIES:
+            raise TaxError(f"{customer.country!r} is not an ISO 3166-1 alpha-2 country code")
         vat_id = self._checked_vat_id(country, customer.vat_id)
         if country in EU_VAT_RATES:
             return self._eu(country, vat_id)
