@@ -25,8 +25,8 @@ PACKAGE = "src/secure_app"
 BILLING_TEMPLATE = REPO / "template" / "src" / "{{package_name}}" / "{% if billing %}billing{% endif %}"
 FAMILIES = ("billing.", "ai.", "tenancy.")
 CONTROLS = (
-    *(f"PAY-{number:02d}" for number in (1, 2, 4, 5, 6, 7, 8, 9, 12)),
-    *(f"AI-{number:02d}" for number in (1, 2, 3, 4, 6)),
+    *(f"PAY-{number:02d}" for number in (1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)),
+    *(f"AI-{number:02d}" for number in (1, 2, 3, 4, 5, 6)),
     "AUTH-12",
     "DATA-08",
 )

@@ -102,3 +102,57 @@ def class_fields(node: ast.ClassDef) -> dict[str, int]:
             if isinstance(target, ast.Name):
                 fields[target.id] = statement.lineno
     return fields
+
+
+def keyword(call: ast.Call, name: str) -> ast.expr | None:
+    """The expression passed as `name=` to `call`, or None."""
+    return next((item.value for item in call.keywords if item.arg == name), None)
+
+
+def parameter_default(node: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> ast.expr | None:
+    """The default expression of parameter `name` (positional or keyword-only), or None."""
+    positional = [item.arg for item in (*node.args.posonlyargs, *node.args.args)]
+    with_default = positional[len(positional) - len(node.args.defaults) :]
+    defaults = dict(zip(with_default, node.args.defaults, strict=True))
+    for argument, default in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True):
+        if default is not None:
+            defaults[argument.arg] = default
+    return defaults.get(name)
+
+
+def method(tree: ast.AST, class_name: str, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """`class_name.name`: a same-named function elsewhere in the module is not mistaken for it."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            for statement in node.body:
+                if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef) and statement.name == name:
+                    return statement
+    return None
+
+
+def reachable(tree: ast.Module, start: ast.AST) -> list[ast.AST]:
+    """`start` and the module-level functions it calls, transitively: a test's helpers do part of its work."""
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+    seen, queue = [start], [start]
+    while queue:
+        for name, _ in calls(queue.pop()):
+            helper = functions.get(name)
+            if helper is not None and helper not in seen:
+                seen.append(helper)
+                queue.append(helper)
+    return seen
+
+
+def string_literals(node: ast.AST) -> list[str]:
+    """Every string constant under `node` (f-string parts included), in walk order."""
+    return [child.value for child in ast.walk(node) if isinstance(child, ast.Constant) and isinstance(child.value, str)]
+
+
+def raises(node: ast.AST, names: tuple[str, ...]) -> bool:
+    """Whether `node` contains `raise X` or `raise X(...)` for an exception named one of `names`."""
+    for child in ast.walk(node):
+        if isinstance(child, ast.Raise) and child.exc is not None:
+            raised = child.exc.func if isinstance(child.exc, ast.Call) else child.exc
+            if named(dotted(raised), names):
+                return True
+    return False

@@ -7,10 +7,12 @@ importing runs code); they parse it.
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 from typing import Any
 
 from .._model import Finding, Outcome, failed
 from .._project import Project
+from ._python import dotted, first_call, function, method, named, parse
 
 
 def source(project: Project, relative: str) -> str | None:
@@ -117,3 +119,97 @@ def bounded_default(project: Project, config: str, name: str, ceiling: int, *, u
             line=line,
         )
     return None
+
+
+def function_of(project: Project, relative: str, qualified: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """Function `qualified` (`name` or `Class.name`) of `src/<package>/<relative>`; None when absent or unparsable."""
+    text = source(project, relative)
+    tree = parse(text) if text is not None else None
+    if tree is None:
+        return None
+    owner, _, name = qualified.rpartition(".")
+    return method(tree, owner, name) if owner else function(tree, name)
+
+
+def missing_call(
+    project: Project, relative: str, qualified: str, endings: tuple[str, ...], message: str, hint: str
+) -> Finding | None:
+    """A finding unless function `qualified` (`name` or `Class.name`) of `relative` calls one of `endings`.
+
+    An absent file or function cannot make the call either: the same finding,
+    without a line, so a rename reads as the broken property, not as a crash.
+    """
+    node = function_of(project, relative, qualified)
+    if node is not None and first_call(node, endings) is not None:
+        return None
+    return Finding(message, hint, path=location(project, relative), line=node.lineno if node else None)
+
+
+#: Marks under which pytest does not run a test, or does not let it fail: such a test proves nothing.
+_NOT_RUN = ("mark.skip", "mark.skipif", "mark.xfail")
+
+
+@dataclass(frozen=True)
+class ProjectTest:
+    """One test function of the project's own suite, with the module it is in."""
+
+    path: str
+    module: ast.Module
+    function: ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def project_tests(project: Project) -> list[ProjectTest]:
+    """The tests pytest would run and let fail, from `tests/**/test_*.py` and `*_test.py`.
+
+    `test*` functions and methods of `Test*` classes, minus those marked skip,
+    skipif or xfail (or the whole module so), or calling pytest.skip() outright.
+    """
+    found = []
+    for path in project.python_files(project.root / "tests"):
+        if not (path.name.startswith("test_") or path.name.endswith("_test.py")):
+            continue
+        module = parse(path.read_text(encoding="utf-8", errors="replace"))
+        if module is None or _skipped_module(module):
+            continue
+        found.extend(
+            ProjectTest(project.relative(path), module, node) for node in _test_functions(module) if not _skipped(node)
+        )
+    return found
+
+
+def _test_functions(module: ast.Module) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    classes = [node for node in module.body if isinstance(node, ast.ClassDef) and node.name.startswith("Test")]
+    scopes: list[ast.Module | ast.ClassDef] = [module, *classes]
+    return [
+        node
+        for scope in scopes
+        for node in scope.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test")
+    ]
+
+
+def _marked_not_run(expression: ast.expr) -> bool:
+    target = expression.func if isinstance(expression, ast.Call) else expression
+    return named(dotted(target), _NOT_RUN)
+
+
+def _skipped(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Marked skip/skipif/xfail, or calling pytest.skip() unconditionally at its top level."""
+    if any(_marked_not_run(decorator) for decorator in node.decorator_list):
+        return True
+    return any(
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Call)
+        and named(dotted(statement.value.func), ("pytest.skip",))
+        for statement in node.body
+    )
+
+
+def _skipped_module(module: ast.Module) -> bool:
+    """`pytestmark = pytest.mark.skip(...)` (alone or in a list) skips every test of the module."""
+    for node in module.body:
+        if isinstance(node, ast.Assign) and any(getattr(target, "id", "") == "pytestmark" for target in node.targets):
+            marks = node.value.elts if isinstance(node.value, ast.List | ast.Tuple) else [node.value]
+            if any(_marked_not_run(mark) for mark in marks):
+                return True
+    return False

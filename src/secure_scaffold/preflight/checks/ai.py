@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -18,8 +20,8 @@ from .._model import Finding, Outcome, failed, passed, skipped
 from .._project import Project
 from .._registry import register
 from . import tenancy
-from ._python import first_call, function, module_assignment, parse
-from ._source import NOT_LITERAL, location, missing, settings_default, source
+from ._python import dotted, first_call, function, keyword, module_assignment, named, parse, string_literals
+from ._source import NOT_LITERAL, ProjectTest, location, missing, project_tests, settings_default, source
 
 PACKAGE = "ai.package"
 REQUIRES = (PACKAGE,)
@@ -34,7 +36,7 @@ def _tree(project: Project, relative: str) -> ast.Module | None:
 
 @register(
     PACKAGE,
-    controls=("AI-01", "AI-02", "AI-03", "AI-04", "AI-06", "AUTH-12"),
+    controls=("AI-01", "AI-02", "AI-03", "AI-04", "AI-05", "AI-06", "AUTH-12"),
     requires=("layout.application_package",),
 )
 def package(project: Project) -> Outcome:
@@ -353,3 +355,179 @@ def _times_out(search: ast.AST) -> bool:
     timeout = first_call(search, ("apply_timeout",))
     query = first_call(search, ("connection.execute",))
     return timeout is not None and (query is None or timeout.lineno < query.lineno)
+
+
+# ------------------------------------------------------------------ AI-05 red-team tests
+
+#: What the gateway raises when it refuses an exchange (ai/errors.py).
+REFUSALS = frozenset({"AiRefusedError", "ToolNotAllowedError", "ToolPermissionError", "CanaryLeakedError"})
+#: Tool-call arguments by which an injected model would act as someone else.
+IDENTITY_ARGUMENTS = frozenset(
+    {"tenant", "tenant_id", "user", "user_id", "subject", "principal", "actor", "role", "roles", "account", "org"}
+)
+#: Words of a payment action an injection would ask for.
+PAYMENT_WORDS = re.compile(r"credit|refund|payout|payment|checkout|charge|invoice|billing|coupon|discount", re.I)
+
+
+@dataclass(frozen=True)
+class RedTeamCase:
+    """A test that plays an injection against the real gateway and expects it refused."""
+
+    test: ProjectTest
+    refusals: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Surface:
+    """What the red-team corpus must attack, and how to recognise a test that does."""
+
+    label: str
+    hint: str
+    covered: Callable[[RedTeamCase, frozenset[str]], bool]
+
+
+def _expected(with_: ast.With | ast.AsyncWith) -> set[str]:
+    """The refusals `with pytest.raises(...)` expects of an `.ask(...)` in its body; empty otherwise."""
+    if not any(first_call(statement, ("ask",)) for statement in with_.body):
+        return set()
+    expected = set()
+    for item in with_.items:
+        call = item.context_expr
+        if isinstance(call, ast.Call) and named(dotted(call.func), ("raises",)) and call.args:
+            kinds = call.args[0].elts if isinstance(call.args[0], ast.Tuple) else [call.args[0]]
+            expected |= {dotted(kind).rsplit(".", 1)[-1] for kind in kinds} & REFUSALS
+    return expected
+
+
+def _drives_real_gateway(module: ast.Module, package: str) -> bool:
+    """The module imports LlmGateway and ToolRegistry from the project's ai package and defines neither."""
+    imported = {
+        alias.name
+        for node in module.body
+        if isinstance(node, ast.ImportFrom) and node.module in (f"{package}.ai.gateway", f"{package}.ai.tools")
+        for alias in node.names
+    }
+    defined = {node.name for node in module.body if isinstance(node, ast.ClassDef | ast.FunctionDef)}
+    return {"LlmGateway", "ToolRegistry"} <= imported and not {"LlmGateway", "ToolRegistry"} & defined
+
+
+def _red_team(project: Project) -> list[RedTeamCase]:
+    assert project.package_dir is not None  # ai.package passed
+    cases = []
+    for test in project_tests(project):
+        if not _drives_real_gateway(test.module, project.package_dir.name):
+            continue
+        refusals = set()
+        for node in ast.walk(test.function):
+            if isinstance(node, ast.With | ast.AsyncWith):
+                refusals |= _expected(node)
+        if refusals:
+            cases.append(RedTeamCase(test, frozenset(refusals)))
+    return cases
+
+
+def _tool_calls(test: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.Call]:
+    return [node for node in ast.walk(test) if isinstance(node, ast.Call) and named(dotted(node.func), ("ToolCall",))]
+
+
+def _parametrized(test: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, list[Any]]:
+    """`@pytest.mark.parametrize("name", [literals])`: name -> its values (single-name form only)."""
+    values: dict[str, list[Any]] = {}
+    for decorator in test.decorator_list:
+        if isinstance(decorator, ast.Call) and named(dotted(decorator.func), ("parametrize",)):
+            arguments = decorator.args
+            if len(arguments) >= 2 and isinstance(arguments[0], ast.Constant) and isinstance(arguments[1], ast.List):
+                values[str(arguments[0].value)] = [getattr(item, "value", None) for item in arguments[1].elts]
+    return values
+
+
+def _called_tools(test: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """The tool names the scripted model calls: literals, or the values of a parametrized name."""
+    parameters = _parametrized(test)
+    names: set[str] = set()
+    for call in _tool_calls(test):
+        first = call.args[0] if call.args else None
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            names.add(first.value)
+        elif isinstance(first, ast.Name):
+            names |= {value for value in parameters.get(first.id, []) if isinstance(value, str)}
+    return names
+
+
+def _smuggles_identity(case: RedTeamCase, _registered: frozenset[str]) -> bool:
+    for call in _tool_calls(case.test.function):
+        arguments = call.args[1] if len(call.args) > 1 else keyword(call, "arguments")
+        if isinstance(arguments, ast.Dict) and any(
+            isinstance(key, ast.Constant) and key.value in IDENTITY_ARGUMENTS for key in arguments.keys
+        ):
+            return True
+    return False
+
+
+SURFACES = (
+    Surface(
+        "auth: a model smuggling another tenant, user or role into a tool call",
+        "script a ToolCall with a tenant/user/role argument and expect ToolNotAllowedError",
+        _smuggles_identity,
+    ),
+    Surface(
+        "RBAC: a tool the caller's role does not grant",
+        "ask as a role without the tool's permission and expect ToolPermissionError",
+        lambda case, _registered: "ToolPermissionError" in case.refusals,
+    ),
+    Surface(
+        "payments: an injection asking for a credit, refund or payout",
+        "script the model calling a payment action (e.g. approve_credit) and expect a refusal",
+        lambda case, _registered: any(PAYMENT_WORDS.search(text) for text in string_literals(case.test.function)),
+    ),
+    Surface(
+        "the tool allow-list: a tool that is not registered",
+        "script a ToolCall of an unregistered tool and expect ToolNotAllowedError",
+        lambda case, registered: (
+            "ToolNotAllowedError" in case.refusals and bool(_called_tools(case.test.function) - registered)
+        ),
+    ),
+    Surface(
+        "the canary: a model reciting its system prompt",
+        "script the model repeating messages[0] and expect CanaryLeakedError",
+        lambda case, _registered: "CanaryLeakedError" in case.refusals,
+    ),
+)
+
+
+def _registered_tools(project: Project) -> frozenset[str]:
+    """The tool names ai/assistant.py registers (`Tool("name", ...)`)."""
+    tree = _tree(project, "ai/assistant.py")
+    names = set()
+    for node in ast.walk(tree or ast.Module(body=[], type_ignores=[])):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Tool":
+            name = node.args[0] if node.args else keyword(node, "name")
+            if isinstance(name, ast.Constant) and isinstance(name.value, str):
+                names.add(name.value)
+    return frozenset(names)
+
+
+@register("ai.red_team_tests", controls=("AI-05",), requires=REQUIRES)
+def red_team_tests(project: Project) -> Outcome:
+    """The project's tests play injections against auth, RBAC and payments through the real gateway, refused."""
+    cases = _red_team(project)
+    if not cases:
+        return failed(
+            Finding(
+                "no red-team test drives the project's LlmGateway with an injection it must refuse",
+                "drive the ai package's own LlmGateway and ToolRegistry: with pytest.raises(<refusal>): gateway.ask()",
+                path="tests",
+            )
+        )
+    registered = _registered_tools(project)
+    findings = [
+        Finding(f"no red-team test covers {surface.label}", surface.hint, path="tests")
+        for surface in SURFACES
+        if not any(surface.covered(case, registered) for case in cases)
+    ]
+    if findings:
+        return failed(*findings)
+    files = sorted({case.test.path for case in cases})
+    return passed(
+        f"{len(cases)} red-team tests refuse auth, RBAC, payment, allow-list and canary attacks", tests=", ".join(files)
+    )

@@ -30,12 +30,16 @@ from ._python import (
     duration_seconds,
     first_call,
     function,
+    keyword,
+    method,
     module_assignment,
     named,
     names_used,
     parse,
+    raises,
+    reachable,
 )
-from ._source import NOT_LITERAL, location, missing, settings_default, source
+from ._source import NOT_LITERAL, ProjectTest, location, missing, project_tests, settings_default, source
 
 PACKAGE = "billing.package"
 REQUIRES = (PACKAGE,)
@@ -131,7 +135,7 @@ def _tree(project: Project, relative: str) -> tuple[ast.Module | None, Outcome |
 
 @register(
     PACKAGE,
-    controls=("PAY-01", "PAY-02", "PAY-04", "PAY-05", "PAY-06", "PAY-07", "PAY-08", "PAY-09", "PAY-12"),
+    controls=tuple(f"PAY-{number:02d}" for number in (1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)),
     requires=("layout.application_package",),
 )
 def package(project: Project) -> Outcome:
@@ -722,3 +726,514 @@ def invoice_object_lock(project: Project) -> Outcome:
     if findings:
         return failed(*findings)
     return passed("invoices are written once into an Object Lock bucket with COMPLIANCE retention")
+
+
+# ------------------------------------------------------------------ PAY-10 encrypted invoices
+
+#: AEAD ciphers of `cryptography` (dotted as called: `AESGCM(key).encrypt`).
+AEAD_ENCRYPT = tuple(
+    f"{cipher}().encrypt" for cipher in ("AESGCM", "AESGCMSIV", "AESOCB3", "AESCCM", "ChaCha20Poly1305")
+)
+
+
+def _module(project: Project, relative: str) -> ast.Module:
+    """The parsed module, empty when it is missing or does not parse (its findings then say what is absent)."""
+    return parse(source(project, relative) or "") or ast.Module(body=[], type_ignores=[])
+
+
+def _first_parameter(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    """The first parameter after `self`: who the data belongs to (the tenant)."""
+    names = [argument.arg for argument in [*node.args.posonlyargs, *node.args.args] if argument.arg != "self"]
+    return names[0] if names else None
+
+
+def _envelope_findings(project: Project) -> list[Finding]:
+    """EnvelopeEncryptor.encrypt: AEAD under a fresh data key, wrapped per tenant, tenant bound as associated data."""
+    relative = "billing/encryption.py"
+    path = location(project, relative)
+    encrypt = method(_module(project, relative), "EnvelopeEncryptor", "encrypt")
+    if encrypt is None:
+        return [Finding("no EnvelopeEncryptor.encrypt in billing/encryption.py", "seal invoices with it", path)]
+    tenant = _first_parameter(encrypt) or "tenant"
+    findings = []
+    sealed = first_call(encrypt, AEAD_ENCRYPT)
+    if sealed is None:
+        findings.append(
+            Finding(
+                "EnvelopeEncryptor.encrypt does not seal with an AEAD cipher (AES-GCM, ChaCha20-Poly1305)",
+                "AESGCM(data_key).encrypt(nonce, plaintext, associated_data): tampering must fail decryption",
+                path,
+                encrypt.lineno,
+            )
+        )
+    elif len(sealed.args) < 3 or tenant not in names_used(sealed.args[2]):
+        findings.append(
+            Finding(
+                "the invoice ciphertext is not bound to its tenant (no associated data naming the tenant)",
+                "pass the tenant (and the invoice id) as AEAD associated data",
+                path,
+                sealed.lineno,
+            )
+        )
+    if first_call(encrypt, ("generate_key",)) is None:
+        findings.append(
+            Finding("invoices are not encrypted under a fresh data key each", "AESGCM.generate_key(256)", path)
+        )
+    wrap = first_call(encrypt, ("wrap",))
+    if wrap is None or not wrap.args or tenant not in names_used(wrap.args[0]):
+        findings.append(
+            Finding(
+                "the data key is not wrapped with the tenant's key-encryption key",
+                f"self._keys.wrap({tenant}, data_key): the wrapped key travels in the blob",
+                path,
+                encrypt.lineno,
+            )
+        )
+    return findings
+
+
+def _bound_value(scope: ast.AST, name: str, before: int) -> ast.expr | None:
+    """The value last assigned to `name` in `scope` before line `before`."""
+    value = None
+    for node in ast.walk(scope):
+        if (
+            isinstance(node, ast.Assign)
+            and node.lineno < before
+            and any(isinstance(target, ast.Name) and target.id == name for target in node.targets)
+            and (value is None or node.lineno >= value.lineno)
+        ):
+            value = node.value
+    return value
+
+
+def _stored_plaintext_findings(project: Project) -> list[Finding]:
+    """Whatever InvoiceService hands to its store is the encryptor's output."""
+    relative = "billing/invoices.py"
+    path = location(project, relative)
+    functions = [node for node in ast.walk(_module(project, relative)) if isinstance(node, ast.FunctionDef)]
+    # Outer functions come first in the walk: a put inside a nested function ends up owned by the innermost.
+    puts = {id(call): (scope, call) for scope in functions for name, call in calls(scope) if name.endswith("store.put")}
+    if not puts:
+        return [Finding("InvoiceService never writes invoices to the store", "store the encrypted blob", path)]
+    findings = []
+    for scope, call in puts.values():
+        data = call.args[1] if len(call.args) > 1 else keyword(call, "data")
+        if isinstance(data, ast.Name):
+            data = _bound_value(scope, data.id, call.lineno)
+        if not (isinstance(data, ast.Call) and dotted(data.func).endswith("encryptor.encrypt")):
+            findings.append(
+                Finding(
+                    f"{scope.name}() hands the store an invoice that is not the encryptor's ciphertext",
+                    "store only self._encryptor.encrypt(tenant, document, context=...)",
+                    path,
+                    call.lineno,
+                )
+            )
+    return findings
+
+
+def _kek_findings(project: Project) -> list[Finding]:
+    """The app's InvoiceService encrypts with data keys wrapped by the project's KEK, per tenant."""
+    encryptors = [
+        keyword(call, "encryptor")
+        for name, call in calls(_module(project, "billing/service.py"))
+        if named(name, ("InvoiceService",))
+    ]
+    wired = any(
+        isinstance(value, ast.Call)
+        and named(dotted(value.func), ("EnvelopeEncryptor",))
+        and value.args
+        and isinstance(value.args[0], ast.Call)
+        and named(dotted(value.args[0].func), ("build_invoice_keys",))
+        for value in encryptors
+    )
+    findings = []
+    if not wired:
+        findings.append(
+            Finding(
+                "invoice data keys are not wrapped by the project's KEK: InvoiceService gets no "
+                "EnvelopeEncryptor(build_invoice_keys(...))",
+                "LocalTenantKeys derives keys from one root secret and serves tests only; wire build_invoice_keys",
+                location(project, "billing/service.py"),
+            )
+        )
+    build = function(_module(project, "security/keyring.py"), "build_invoice_keys")
+    if build is None or not any(
+        isinstance(node, ast.Attribute) and node.attr == "tenant_kek" for node in ast.walk(build)
+    ):
+        findings.append(
+            Finding(
+                "build_invoice_keys does not wrap invoice keys with the project's KEK (settings.tenant_kek)",
+                "InvoiceKeys(wrapper, settings.tenant_kek): Vault transit / KMS, bound to the tenant",
+                location(project, "security/keyring.py"),
+            )
+        )
+    return findings
+
+
+@register("billing.invoice_encryption", controls=("PAY-10",), requires=REQUIRES)
+def invoice_encryption(project: Project) -> Outcome:
+    """The invoice store only ever receives AEAD ciphertext under a data key wrapped by the tenant-bound KEK."""
+    findings = [*_envelope_findings(project), *_stored_plaintext_findings(project), *_kek_findings(project)]
+    if findings:
+        return failed(*findings)
+    return passed("invoices are stored as AES-GCM ciphertext, tenant-bound, under data keys wrapped by the KEK")
+
+
+# ------------------------------------------------------------------ PAY-11 sealed invoices
+
+#: The stored digests a read must compare, and what each covers.
+SEALS = (
+    ("document_sha256", "the PDF's SHA-256"),
+    ("content_sha256", "the seal embedded in the PDF"),
+)
+
+
+def _compares(node: ast.AST, field: str) -> bool:
+    """A constant-time comparison (hmac/secrets.compare_digest) involving `<row>.field`."""
+    return any(
+        any(isinstance(child, ast.Attribute) and child.attr == field for child in ast.walk(call))
+        for name, call in calls(node)
+        if named(name, ("compare_digest",))
+    )
+
+
+def _refuses(tree: ast.Module, body: list[ast.stmt]) -> bool:
+    """The branch raises, directly or through a method of the module that raises."""
+    block = ast.Module(body=body, type_ignores=[])
+    if any(isinstance(node, ast.Raise) for node in ast.walk(block)):
+        return True
+    helpers = (function(tree, name.rsplit(".", 1)[-1]) for name, _ in calls(block) if name.startswith("self."))
+    return any(helper is not None and any(isinstance(n, ast.Raise) for n in ast.walk(helper)) for helper in helpers)
+
+
+def _digest_equality(reader: ast.AST) -> list[ast.Compare]:
+    """`==` / `!=` on a digest: the time it takes tells an attacker how much of it matched."""
+    return [
+        node
+        for node in ast.walk(reader)
+        if isinstance(node, ast.Compare)
+        and any(isinstance(op, ast.Eq | ast.NotEq) for op in node.ops)
+        and re.search(r"sha256|digest|seal", ast.unparse(node))
+    ]
+
+
+def _reader_findings(tree: ast.Module, reader: ast.FunctionDef, path: str) -> list[Finding]:
+    findings = [
+        Finding(
+            f"{reader.name}() compares invoice digests with == / != (not constant-time)",
+            "hmac.compare_digest(actual, stored)",
+            path,
+            node.lineno,
+        )
+        for node in _digest_equality(reader)
+    ]
+    returns = [node.lineno for node in ast.walk(reader) if isinstance(node, ast.Return) and node.value is not None]
+    for field, what in SEALS:
+        checks = [node for node in ast.walk(reader) if isinstance(node, ast.If) and _compares(node.test, field)]
+        if not checks:
+            message = f"{reader.name}() returns invoices without comparing {what} with {field} in constant time"
+            findings.append(Finding(message, "if not hmac.compare_digest(...): refuse and alert", path, reader.lineno))
+        elif not any(_refuses(tree, check.body) for check in checks):
+            message = f"{reader.name}() does not refuse an invoice whose {field} does not match"
+            findings.append(
+                Finding(message, "raise InvoiceTamperedError (and alert): never serve it", path, checks[0].lineno)
+            )
+        elif returns and min(returns) < min(check.lineno for check in checks):
+            message = f"{reader.name}() returns the invoice before checking {field}"
+            findings.append(Finding(message, "verify both digests, then return", path, min(returns)))
+    return findings
+
+
+def _seal_writer_findings(project: Project, tree: ast.Module, path: str) -> list[Finding]:
+    findings = []
+    hashing = {name for name, _ in calls(tree) if name.startswith("hashlib.")}
+    if "hashlib.sha256" not in hashing or hashing & {"hashlib.md5", "hashlib.sha1", "hashlib.new"}:
+        findings.append(
+            Finding("invoices are not sealed with SHA-256", "hashlib.sha256 over the content and the PDF bytes", path)
+        )
+    issue = method(tree, "InvoiceService", "issue")
+    if issue is None or not all(_has_sql(issue, rf"INSERT INTO billing_invoices\b.*\b{f}\b") for f, _ in SEALS):
+        findings.append(
+            Finding(
+                "issued invoices do not record content_sha256 and document_sha256",
+                "store both digests in billing_invoices when the invoice is issued",
+                path,
+                issue.lineno if issue else None,
+            )
+        )
+    pdf = _module(project, "billing/invoice_pdf.py")
+    render = function(pdf, "render")
+    if render is None or function(pdf, "embedded_seal") is None or "seal" not in names_used(render):
+        findings.append(
+            Finding(
+                "the PDF does not carry its seal (render never embeds it, or embedded_seal is missing)",
+                "write sha256=<seal> into the PDF metadata and read it back with embedded_seal",
+                location(project, "billing/invoice_pdf.py"),
+            )
+        )
+    return findings
+
+
+@register("billing.invoice_seal", controls=("PAY-11",), requires=REQUIRES)
+def invoice_seal(project: Project) -> Outcome:
+    """Each invoice's SHA-256 digests are stored at issue and compared in constant time before any read returns it."""
+    tree, problem = _tree(project, "billing/invoices.py")
+    if tree is None:
+        return problem  # type: ignore[return-value]
+    path = location(project, "billing/invoices.py")
+    readers = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef) and any(name.endswith("store.get") for name, _ in calls(node))
+    ]
+    findings = _seal_writer_findings(project, tree, path)
+    if not readers:
+        findings.append(Finding("no invoice read path in billing/invoices.py", "InvoiceService.fetch", path))
+    for reader in readers:
+        findings.extend(_reader_findings(tree, reader, path))
+    if findings:
+        return failed(*findings)
+    return passed("SHA-256 digests stored at issue; every read compares both with hmac.compare_digest or refuses")
+
+
+# ------------------------------------------------------------------ PAY-13 tax by jurisdiction
+
+#: The EU member states (ISO 3166-1 alpha-2: Greece is GR, EL only prefixes its VAT ids).
+EU_MEMBER_STATES = frozenset(
+    {
+        "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU",
+        "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+    }
+)  # fmt: skip
+#: A standard VAT rate above this is a typo, not a rate (the highest in the EU is 27%).
+MAX_VAT_PERCENT = 30.0
+#: Customer data the table engine cannot tax without, and what accepting it unchecked means.
+UNUSABLE_TAX_DATA = (
+    ("vat_id", "a malformed VAT id, or another country's, is accepted (no TaxError on customer.vat_id)"),
+    ("region", "a US sale without a valid state is taxed anyway (no TaxError on customer.region)"),
+)
+
+
+def _percent(node: ast.expr) -> float | None:
+    """A rate literal: `"19"`, `19`, or `Decimal("19")`."""
+    if isinstance(node, ast.Call) and len(node.args) == 1:
+        node = node.args[0]
+    try:
+        return float(ast.literal_eval(node))
+    except (ValueError, TypeError, SyntaxError):
+        return None
+
+
+def _rate_table(tree: ast.Module, name: str) -> dict[str, float | None] | None:
+    """`{code: percent}` of a module-level dict display, or of a comprehension over one (`{c: Decimal(r) ...}`)."""
+    value = module_assignment(tree, name)
+    if value is None:
+        return None
+    display = next((node for node in ast.walk(value) if isinstance(node, ast.Dict)), None)
+    if display is None:
+        return None
+    return {
+        key.value: _percent(rate)
+        for key, rate in zip(display.keys, display.values, strict=True)
+        if isinstance(key, ast.Constant) and isinstance(key.value, str)
+    }
+
+
+def _jurisdictions(decide: ast.AST, eu: set[str]) -> set[str]:
+    """The countries decide() has a rule for: `country == "GB"`, and `country in EU_VAT_RATES`."""
+    handled = set()
+    for node in ast.walk(decide):
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            operator, right = node.ops[0], node.comparators[0]
+            if isinstance(operator, ast.Eq) and isinstance(right, ast.Constant) and isinstance(right.value, str):
+                handled.add(right.value)
+            elif isinstance(operator, ast.In) and isinstance(right, ast.Name) and right.id == "EU_VAT_RATES":
+                handled |= eu
+    return handled
+
+
+def _eu_table_findings(tree: ast.Module, path: str) -> tuple[set[str], list[Finding]]:
+    table = _rate_table(tree, "EU_VAT_RATES")
+    if table is None:
+        return set(), [Finding("no EU_VAT_RATES table in billing/tax.py", "list every member state's rate", path)]
+    findings = []
+    absent = sorted(EU_MEMBER_STATES - set(table))
+    if absent:
+        findings.append(
+            Finding(
+                f"the EU VAT table misses member states: {', '.join(absent)} (their sales would be taxed at 0%)",
+                "list the standard rate of every EU member state (OSS destination rates)",
+                path,
+            )
+        )
+    findings.extend(
+        Finding(f"EU_VAT_RATES[{code!r}] is {rate}: not a standard VAT rate", f"0 < rate <= {MAX_VAT_PERCENT}", path)
+        for code, rate in sorted(table.items())
+        if rate is None or not 0 < rate <= MAX_VAT_PERCENT
+    )
+    return set(table), findings
+
+
+def _reverse_charge(engine: ast.ClassDef) -> bool:
+    """A TaxDecision(reverse_charge=True) under a condition on the customer's VAT id and the seller's country."""
+    for node in ast.walk(engine):
+        if not isinstance(node, ast.If):
+            continue
+        condition = {getattr(child, "id", getattr(child, "attr", None)) for child in ast.walk(node.test)}
+        decisions = [call for name, call in calls(ast.Module(body=node.body, type_ignores=[])) if name == "TaxDecision"]
+        flags = [keyword(call, "reverse_charge") for call in decisions]
+        if {"vat_id", "seller_country"} <= condition and any(
+            isinstance(flag, ast.Constant) and flag.value is True for flag in flags
+        ):
+            return True
+    return False
+
+
+def _refuses_unusable(tree: ast.Module, decide: ast.AST, field: str) -> bool:
+    """decide() hands `customer.<field>` to a function of the module that raises TaxError."""
+    for name, call in calls(decide):
+        arguments = [*call.args, *(item.value for item in call.keywords)]
+        if any(isinstance(node, ast.Attribute) and node.attr == field for arg in arguments for node in ast.walk(arg)):
+            helper = function(tree, name.rsplit(".", 1)[-1])
+            if helper is not None and raises(helper, ("TaxError",)):
+                return True
+    return False
+
+
+def _seller_findings(project: Project, handled: set[str]) -> list[Finding]:
+    config = source(project, "config.py") or ""
+    default = settings_default(config, "billing_seller_country") if parse(config) else None
+    path = location(project, "config.py")
+    if default is None:
+        return [Finding("no billing_seller_country setting", "the seller's country decides domestic VAT", path)]
+    seller, line = default
+    if seller is NOT_LITERAL or seller in handled:
+        return []
+    return [
+        Finding(
+            f"the seller's country {seller!r} has no rule in the tax table (its domestic sales would be taxed at 0%)",
+            "default billing_seller_country to a jurisdiction TableTaxEngine.decide handles, or add its rule",
+            path,
+            line,
+        )
+    ]
+
+
+def _engine_findings(tree: ast.Module, engine: ast.ClassDef, decide: ast.AST, path: str) -> list[Finding]:
+    findings = []
+    if not _reverse_charge(engine):
+        findings.append(
+            Finding(
+                "no reverse charge: a B2B customer with a VAT id outside the seller's country is charged VAT",
+                "if vat_id and country != self.seller_country: TaxDecision(..., reverse_charge=True, note=...)",
+                path,
+                engine.lineno,
+            )
+        )
+    findings.extend(
+        Finding(message, "raise TaxError: never guess a tax treatment", path, engine.lineno)
+        for field, message in UNUSABLE_TAX_DATA
+        if not _refuses_unusable(tree, decide, field)
+    )
+    return findings
+
+
+@register("billing.tax_jurisdictions", controls=("PAY-13",), requires=REQUIRES)
+def tax_jurisdictions(project: Project) -> Outcome:
+    """Every EU state, and the seller's own country, has a VAT rule; B2B reverse charge; unusable tax data refused."""
+    tree, problem = _tree(project, "billing/tax.py")
+    if tree is None:
+        return problem  # type: ignore[return-value]
+    path = location(project, "billing/tax.py")
+    engine = next((n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == "TableTaxEngine"), None)
+    decide = method(tree, "TableTaxEngine", "decide")
+    if engine is None or decide is None:
+        return failed(Finding("no TableTaxEngine.decide in billing/tax.py", "keep the rules table engine", path))
+    eu, findings = _eu_table_findings(tree, path)
+    handled = _jurisdictions(decide, eu)
+    findings += [*_engine_findings(tree, engine, decide, path), *_seller_findings(project, handled)]
+    issue = method(_module(project, "billing/invoices.py"), "InvoiceService", "issue")
+    if issue is None or first_call(issue, ("decide",)) is None:
+        findings.append(
+            Finding(
+                "invoices are not taxed by jurisdiction: InvoiceService.issue never asks the tax engine (decide)",
+                "decision = self._tax.decide(tax_customer); tax_totals(nets, decision)",
+                location(project, "billing/invoices.py"),
+            )
+        )
+    if findings:
+        return failed(*findings)
+    return passed(
+        f"VAT rules for {len(eu)} EU states, {', '.join(sorted(handled - eu))}; reverse charge; bad data refused"
+    )
+
+
+# ------------------------------------------------------------------ PAY-14 lifecycle edge cases are tested
+
+
+@dataclass(frozen=True)
+class EdgeCase:
+    """A billing edge case the project's own tests must exercise.
+
+    Attributes:
+        label: what the catalog calls it.
+        module / function: where the project decides it.
+        test_name: what a test of it is called (a regex searched in the test function's name).
+    """
+
+    label: str
+    module: str
+    function: str
+    test_name: str
+
+
+EDGE_CASES = (
+    EdgeCase("free trials", "billing/subscriptions.py", "start", r"trial"),
+    EdgeCase("proration", "billing/subscriptions.py", "prorate", r"prorat"),
+    EdgeCase("failed renewals", "billing/subscriptions.py", "renewal_failed", r"renewal|dunning"),
+    EdgeCase("partial refunds", "billing/approvals.py", "request_refund", r"partial.*refund|refund.*partial"),
+)
+
+
+def _proves(test: ProjectTest, case: EdgeCase) -> bool:
+    """Named for the case, reaches its function (itself or through its module's helpers), and asserts."""
+    if not re.search(case.test_name, test.function.name):
+        return False
+    scopes = reachable(test.module, test.function)
+    reaches = any(first_call(scope, (case.function,)) is not None for scope in scopes)
+    asserts = any(
+        isinstance(node, ast.Assert) or (isinstance(node, ast.Call) and named(dotted(node.func), ("raises",)))
+        for scope in scopes
+        for node in ast.walk(scope)
+    )
+    return reaches and asserts
+
+
+@register("billing.lifecycle_tests", controls=("PAY-14",), requires=REQUIRES)
+def lifecycle_tests(project: Project) -> Outcome:
+    """The project's tests exercise free trials, proration, failed renewals and partial refunds (none skipped)."""
+    tests = project_tests(project)
+    findings = []
+    for case in EDGE_CASES:
+        if function(_module(project, case.module), case.function) is None:
+            findings.append(
+                Finding(
+                    f"{case.function}() is missing from {case.module}",
+                    f"{case.label} are decided there; restore it from the template",
+                    location(project, case.module),
+                )
+            )
+        proving = [test for test in tests if _proves(test, case)]
+        if not proving:
+            findings.append(
+                Finding(
+                    f"no test exercises {case.label}: none named like {case.test_name!r} calls "
+                    f"{case.function}() and asserts",
+                    f"add a test that drives {case.function}() through {case.label} and asserts exact amounts",
+                    path="tests",
+                )
+            )
+    if findings:
+        return failed(*findings)
+    return passed("tests exercise free trials, proration, failed renewals and partial refunds", tests=str(len(tests)))

@@ -1,13 +1,23 @@
-"""Session controls read from the code: timeouts, CSRF and login rate limits (AUTH-02, AUTH-08, AUTH-13)."""
+"""Session controls read from the code: timeouts, CSRF, login rate limits, device binding (AUTH-02/08/09/13)."""
 
 from __future__ import annotations
 
+import ast
 import re
 
 from .._model import Finding, Outcome, failed, passed
 from .._project import Project
 from .._registry import register
-from ._source import bounded_default, location, missing, settings_default, source
+from ._source import (
+    bounded_default,
+    constant,
+    function_of,
+    location,
+    missing,
+    missing_call,
+    settings_default,
+    source,
+)
 
 REQUIRES = ("layout.application_package",)
 #: OWASP ASVS 3.3: idle timeouts of at most an hour for most apps; a day at most for the absolute one.
@@ -113,3 +123,134 @@ def login_rate_limit(project: Project) -> Outcome:
     if findings:
         return failed(*findings)
     return passed("login is rate-limited per address and per account")
+
+
+# ------------------------------------------------------------------ AUTH-09 device binding
+
+DEVICE = "security/device.py"
+STEP_UP = "web/step_up.py"
+DEVICE_COOKIE_ATTRIBUTES = ("Secure", "HttpOnly", "SameSite=Strict", "Path=/")
+DEVICE_CHECKS = ("require_same_device", "require_high_risk_clearance")
+#: (file, function) of every gate in front of a high-risk flow: each must check the session's device key.
+DEVICE_GATES = (
+    ("security/webauthn.py", "require_high_risk_clearance"),
+    ("security/webauthn.py", "WebAuthnCeremonies.registration_options"),
+    ("security/webauthn.py", "WebAuthnCeremonies.verify_registration"),
+    ("security/webauthn.py", "WebAuthnCeremonies.authentication_options"),
+    ("security/webauthn.py", "WebAuthnCeremonies.verify_authentication"),
+    (STEP_UP, "require_step_up"),
+    ("web/authz.py", "step_up_fresh"),
+)
+
+
+@register("sessions.device_binding", controls=("AUTH-09",), requires=REQUIRES)
+def device_binding(project: Project) -> Outcome:
+    """Login binds the session to a device key, and step-up and high-risk actions require that key.
+
+    A session id that leaks on its own (a log line, a proxy trace, a copy of
+    the session store, which holds only the key's hash) then cannot step up
+    or act: the `__Host-device` cookie never travelled with it.
+    """
+    device = source(project, DEVICE)
+    if device is None:
+        return missing(project, DEVICE, "bind sessions to a device key kept in its own __Host- cookie")
+    findings = [*_device_key(project, device), *_device_cookie(project), *_binding_at_login(project)]
+    findings += [
+        finding
+        for relative, function in DEVICE_GATES
+        if (finding := _device_gate(project, relative, function)) is not None
+    ]
+    if findings:
+        return failed(*findings)
+    return passed("login binds a __Host-device key; step-up and high-risk actions refuse any other device")
+
+
+def _device_key(project: Project, device: str) -> list[Finding]:
+    """The key travels in a `__Host-` cookie and is compared in constant time (no timing oracle)."""
+    findings = []
+    name = constant(device, "DEVICE_COOKIE")
+    if not isinstance(name, str) or not name.startswith("__Host-"):
+        findings.append(
+            Finding(
+                f"the device cookie is {name!r}, not a __Host- cookie",
+                "name it __Host-device so browsers enforce Secure, Path=/ and no Domain",
+                path=location(project, DEVICE),
+            )
+        )
+    check = function_of(project, DEVICE, "is_same_device")
+    if check is None or "compare_digest" not in ast.unparse(check):
+        findings.append(
+            Finding(
+                "the device key is not compared in constant time",
+                "compare the presented key's hash with hmac.compare_digest",
+                path=location(project, DEVICE),
+                line=check.lineno if check is not None else None,
+            )
+        )
+    return findings
+
+
+def _device_cookie(project: Project) -> list[Finding]:
+    """The Set-Cookie that carries the device key: the session cookie's attributes, and no Domain."""
+    builder = function_of(project, STEP_UP, "device_cookie")
+    returned = [node.value for node in ast.walk(builder) if isinstance(node, ast.Return)] if builder else []
+    cookie = "".join(
+        part.value
+        for value in returned[:1]
+        for part in ast.walk(value)
+        if isinstance(part, ast.Constant) and isinstance(part.value, str)
+    )
+    absent = [attribute for attribute in DEVICE_COOKIE_ATTRIBUTES if attribute not in cookie]
+    if not absent and "Domain=" not in cookie:
+        return []
+    return [
+        Finding(
+            f"device cookie attributes wrong: missing {', '.join(absent) or '-'}"
+            + ("; sets Domain" if "Domain=" in cookie else ""),
+            "Set-Cookie: __Host-device=...; Path=/; Secure; HttpOnly; SameSite=Strict",
+            path=location(project, STEP_UP),
+            line=builder.lineno if builder is not None else None,
+        )
+    ]
+
+
+def _binding_at_login(project: Project) -> list[Finding]:
+    """The callback binds a fresh device key, and the session keeps only its hash."""
+    findings = []
+    login = missing_call(
+        project,
+        "web/routes/auth.py",
+        "callback",
+        ("bind_device",),
+        "login does not bind the new session to a device",
+        "call bind_device(request, session) in /auth/callback and send its cookie",
+    )
+    findings += [login] if login else []
+    bind = function_of(project, STEP_UP, "bind_device")
+    stored = [
+        node.value
+        for node in (ast.walk(bind) if bind is not None else ())
+        if isinstance(node, ast.Assign)
+        and any(isinstance(target, ast.Attribute) and target.attr == "device_hash" for target in node.targets)
+    ]
+    if not stored or not all(isinstance(value, ast.Call) for value in stored):
+        findings.append(
+            Finding(
+                "the session does not store a hash of the device key",
+                "store device_hash(secret) in the session, never the secret the cookie carries",
+                path=location(project, STEP_UP),
+                line=bind.lineno if bind is not None else None,
+            )
+        )
+    return findings
+
+
+def _device_gate(project: Project, relative: str, function: str) -> Finding | None:
+    return missing_call(
+        project,
+        relative,
+        function,
+        DEVICE_CHECKS if function != "require_high_risk_clearance" else ("require_same_device",),
+        f"{function} does not require the session's device key",
+        "call require_same_device(session, request.cookies.get(DEVICE_COOKIE)) before anything high-risk",
+    )

@@ -1,0 +1,240 @@
+"""Preflight's identity proofs (AUTH-04, -06, -09, -14, -15): each way of breaking them fails its control.
+
+A freshly rendered project passes all five checks; each test then breaks the
+project in exactly one way and asserts the control, the check and the message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from secure_scaffold.preflight import Status, run_preflight
+
+IDENTITY_CHECKS = {
+    "AUTH-04": "identity.jwks_rotation",
+    "AUTH-06": "identity.webauthn_step_up",
+    "AUTH-09": "sessions.device_binding",
+    "AUTH-14": "identity.stuffing_detection",
+    "AUTH-15": "identity.bot_challenge",
+}
+PACKAGE = "src/secure_app"
+JWKS = f"{PACKAGE}/security/jwks.py"
+WEBAUTHN = f"{PACKAGE}/security/webauthn.py"
+STEP_UP = f"{PACKAGE}/web/step_up.py"
+CONFIG = f"{PACKAGE}/config.py"
+STUFFING = f"{PACKAGE}/security/stuffing.py"
+ABUSE = f"{PACKAGE}/security/abuse.py"
+BOT = f"{PACKAGE}/security/bot_challenge.py"
+INSTALL_GUARD = (
+    "app.state.identity.login_guards.append(LoginDefenceGuard(defences, trusted_proxies=settings.trusted_proxies))"
+)
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory, template_snapshot: Path) -> Path:
+    import copier
+
+    destination = tmp_path_factory.mktemp("identity") / "project"
+    copier.run_copy(str(template_snapshot), destination, defaults=True, quiet=True, unsafe=False)
+    return destination
+
+
+@pytest.fixture
+def project(pristine: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    copy = tmp_path / "project"
+    shutil.copytree(pristine, copy)
+    return copy
+
+
+def _edit(project: Path, relative: str, old: str, new: str) -> None:
+    path = project / relative
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{relative} no longer contains {old!r}; update this test"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def _outcome(project: Path, control: str):
+    report = run_preflight(project, only=[control])
+    (result,) = [result for result in report.results if result.control_id == control]
+    (check,) = [check for check in result.checks if check.check == IDENTITY_CHECKS[control]]
+    return check.outcome, report
+
+
+def _assert_passes_every_identity_check(project: Path) -> None:
+    report = run_preflight(project, only=list(IDENTITY_CHECKS))
+    outcomes = {check.check: check.outcome for result in report.results for check in result.checks}
+    for check in IDENTITY_CHECKS.values():
+        assert outcomes[check].status is Status.PASSED, (check, outcomes[check].findings)
+
+
+def test_a_generated_project_passes_every_identity_proof(pristine: Path) -> None:
+    _assert_passes_every_identity_check(pristine)
+
+
+def test_another_answer_combination_passes_them_too(template_snapshot: Path, tmp_path: Path) -> None:
+    """Okta, silo tenancy, no payments, OPA and AI features: the proofs do not depend on the defaults."""
+    import copier
+
+    answers = {
+        "idp": "okta",
+        "tenancy": "silo",
+        "payment_provider": "none",
+        "policy_engine": "opa",
+        "ai_features": True,
+    }
+    destination = tmp_path / "okta"
+    copier.run_copy(str(template_snapshot), destination, data=answers, defaults=True, quiet=True, unsafe=False)
+    _assert_passes_every_identity_check(destination)
+
+
+@pytest.mark.parametrize(
+    ("control", "relative", "old", "new", "message"),
+    [
+        # AUTH-04: rotation is followed, refetches are rate-limited, the cache expires.
+        ("AUTH-04", JWKS, "self._last_forced_refetch = now\n                self._refresh()\n",
+         "self._last_forced_refetch = now\n",
+         "a token with an unknown kid is refused without refetching the JWKS: rotated keys fail"),
+        ("AUTH-04", JWKS, "if last is None or now - last >= self.min_refetch_interval:", "if True:",
+         "unknown-kid refetches are not rate-limited: forged kids make the app hammer the IdP"),
+        ("AUTH-04", JWKS, "max_age: float = 3600,", "max_age: float = 7 * 86400,",
+         "JwksCache max_age defaults to 7 * 86400"),
+        ("AUTH-04", f"{PACKAGE}/security/oidc.py", 'what="JWKS"), clock)',
+         'what="JWKS"), clock, min_refetch_interval=0)', "JwksCache min_refetch_interval is built with 0"),
+        # AUTH-06: money movements and role changes step up, with a user-verified, single-use assertion.
+        ("AUTH-06", "policy/roles.yaml",
+         "description: Change where payouts go.\n        requires_mfa: true\n        requires_step_up: true\n",
+         "description: Change where payouts go.\n        requires_mfa: true\n",
+         "payouts:edit, granted to finance, needs no WebAuthn step-up"),
+        ("AUTH-06", "policy/roles.yaml",
+         "description: Change a user's roles.\n        requires_mfa: true\n        requires_step_up: true\n",
+         "description: Change a user's roles.\n        requires_mfa: true\n",
+         "users:assign_roles, granted to admin, needs no WebAuthn step-up"),
+        ("AUTH-06", WEBAUTHN, "credential_current_sign_count=0,\n                require_user_verification=True,",
+         "credential_current_sign_count=0,\n                require_user_verification=False,",
+         "verify_authentication_response does not require user verification"),
+        ("AUTH-06", STEP_UP, "result = services.ceremonies.verify_authentication(",
+         "result = services.ceremonies.authentication_options(",
+         "no step-up route verifies a WebAuthn assertion before marking the session stepped-up"),
+        ("AUTH-06", f"{PACKAGE}/security/webauthn_store.py", "self._redis.getdel(", "self._redis.get(",
+         "WebAuthn challenges are not single-use: ChallengeStore.consume does not GETDEL them"),
+        # AUTH-09: login binds a device key; high-risk gates demand it.
+        ("AUTH-09", f"{PACKAGE}/web/routes/auth.py",
+         '    response.headers.append("set-cookie", bind_device(request, session))  # device binding for step-up\n',
+         "", "login does not bind the new session to a device"),
+        ("AUTH-09", STEP_UP,
+         "    require_high_risk_clearance(\n        session,\n"
+         "        device_secret=request.cookies.get(DEVICE_COOKIE),\n",
+         "    require_fresh_step_up(\n        session,\n", "require_step_up does not require the session's device key"),
+        ("AUTH-09", STEP_UP, "={secret}; Path=/; Secure; HttpOnly;", "={secret}; Path=/; Secure;",
+         "device cookie attributes wrong: missing HttpOnly"),
+        ("AUTH-09", STEP_UP, "session.device_hash = hash_device_secret(secret)", "session.device_hash = secret",
+         "the session does not store a hash of the device key"),
+        ("AUTH-09", WEBAUTHN,
+         "require_same_device(session, device_secret)\n"
+         "        challenge = self._challenges.consume(\n            _AUTHENTICATE,",
+         "challenge = self._challenges.consume(\n            _AUTHENTICATE,",
+         "WebAuthnCeremonies.verify_authentication does not require the session's device key"),
+        ("AUTH-09", f"{PACKAGE}/security/device.py", 'DEVICE_COOKIE: Final = "__Host-device"',
+         'DEVICE_COOKIE: Final = "device"', "the device cookie is 'device', not a __Host- cookie"),
+        ("AUTH-09", f"{PACKAGE}/security/device.py", "hmac.compare_digest(expected, device_hash(presented_secret))",
+         "expected == device_hash(presented_secret)", "the device key is not compared in constant time"),
+        # AUTH-14: attempts and failures are counted, thresholds are sane, crossings are logged as alerts.
+        ("AUTH-14", STUFFING, "self._alert_once(FAILURE_SPIKE, bucket, window, now, details)", "del details",
+         "a spike of failed logins from one source raises no alert"),
+        ("AUTH-14", STUFFING, 'self._log.warning(\n            "security_alert",',
+         'self._log.info(\n            "security_alert",',
+         "stuffing alerts are not logged as security_alert warnings, the event SIEM rules page on"),
+        ("AUTH-14", CONFIG, "stuffing_failures_per_source: int = Field(default=50,",
+         "stuffing_failures_per_source: int = Field(default=5000,", "stuffing_failures_per_source defaults to 5000"),
+        ("AUTH-14", CONFIG, "stuffing_window_seconds: int = Field(default=600,",
+         "stuffing_window_seconds: int = Field(default=60,", "stuffing_window_seconds defaults to 60"),
+        ("AUTH-14", ABUSE, "distinct_accounts=settings.stuffing_accounts_per_source,", "distinct_accounts=20,",
+         "the stuffing monitor ignores the configured stuffing_accounts_per_source"),
+        ("AUTH-14", STEP_UP,
+         INSTALL_GUARD, "del defences",
+         "the login defences are not installed on /auth/login and /auth/callback"),
+        # AUTH-15: challenged endpoints, a gate that verifies, siteverify failing closed, a low threshold.
+        ("AUTH-15", BOT, 'error=type(error).__name__)\n            return False',
+         'error=type(error).__name__)\n            return True',
+         "a siteverify error counts as a solved challenge: the bot challenge fails open"),
+        ("AUTH-15", BOT, 'or body.get("success") is not True:', ":",
+         "the siteverify answer's success field is never checked"),
+        ("AUTH-15", BOT, "return self.monitor.is_flagged(source)", "return False",
+         "a source flagged for credential stuffing is not challenged"),
+        ("AUTH-15", ABUSE, 'challenge=context.stage == "login",', "challenge=False,",
+         "/auth/login never demands a bot challenge"),
+        ("AUTH-15", ABUSE, "self.gate.check(client, account, challenge_token)", "del challenge_token",
+         "login attempts never pass the bot challenge gate"),
+        ("AUTH-15", STEP_UP, ", challenge_token=request.headers.get(CHALLENGE_HEADER)", "",
+         "the WebAuthn endpoints never demand a bot challenge"),
+        ("AUTH-15", CONFIG, "bot_challenge_after_failures: int = Field(default=5,",
+         "bot_challenge_after_failures: int = Field(default=50,", "bot_challenge_after_failures defaults to 50"),
+        ("AUTH-15", STEP_UP,
+         INSTALL_GUARD, "del defences",
+         "the login defences are not installed on /auth/login and /auth/callback"),
+    ],
+)  # fmt: skip
+def test_breaking_an_identity_proof_fails_it(project: Path, control, relative, old, new, message) -> None:
+    _edit(project, relative, old, new)
+    outcome, report = _outcome(project, control)
+    assert outcome.status is Status.FAILED, outcome
+    assert message in [finding.message for finding in outcome.findings], outcome.findings
+    assert all(finding.path for finding in outcome.findings), "every finding names the file to fix"
+    blocking = control in [result.control_id for result in report.blocking_failures]
+    assert blocking is (control in {"AUTH-06", "AUTH-09"})  # AUTH-04, -14 and -15 are warnings in the catalog
+
+
+def test_the_request_half_of_a_maker_checker_pair_steps_up_through_its_approval(project: Path) -> None:
+    """credits:request needs no step-up only because credits:approve has one; drop that and both are named."""
+    _edit(
+        project,
+        "policy/roles.yaml",
+        "description: Approve another user's credit request.\n        requires_mfa: true\n"
+        "        requires_step_up: true\n",
+        "description: Approve another user's credit request.\n        requires_mfa: true\n",
+    )
+    outcome, _ = _outcome(project, "AUTH-06")
+    assert outcome.status is Status.FAILED
+    messages = [finding.message for finding in outcome.findings]
+    assert "credits:approve, granted to finance, needs no WebAuthn step-up" in messages
+    assert "credits:request, granted to finance, needs no WebAuthn step-up" in messages
+    assert all(finding.path == "policy/roles.yaml" and finding.line for finding in outcome.findings)
+
+
+def test_a_local_grant_of_an_admin_action_without_step_up_fails_auth_06(project: Path) -> None:
+    """roles.local.yaml may only add grants, but an added admin action still needs the step-up."""
+    _edit(
+        project,
+        "policy/roles.yaml",
+        "      read: {description: Read and verify the audit log., requires_mfa: true}\n",
+        "      read: {description: Read and verify the audit log., requires_mfa: true}\n"
+        "      purge: {description: Purge old entries., requires_mfa: true, admin_action: true}\n",
+    )
+    outcome, _ = _outcome(project, "AUTH-06")
+    assert outcome.status is Status.PASSED, outcome.findings  # defined, but granted to nobody yet
+    (project / "policy" / "roles.local.yaml").write_text("grants:\n  admin:\n    audit:purge: []\n", encoding="utf-8")
+    outcome, _ = _outcome(project, "AUTH-06")
+    assert outcome.status is Status.FAILED
+    assert [finding.message for finding in outcome.findings] == [
+        "audit:purge, granted to admin, needs no WebAuthn step-up"
+    ]
+
+
+def test_an_unsafe_token_algorithm_fails_auth_01_and_skips_the_rotation_proof(project: Path) -> None:
+    """Which algorithms verify is proven once, by identity.token_algorithms; AUTH-04 builds on it."""
+    _edit(
+        project,
+        JWKS,
+        '    "ES256": (ECKey, "P-256"),\n',
+        '    "ES256": (ECKey, "P-256"),\n    "HS256": (RSAKey, None),\n',
+    )
+    outcome, _ = _outcome(project, "AUTH-04")
+    assert outcome.status is Status.SKIPPED
+    assert "identity.token_algorithms" in outcome.summary
+    (algorithms,) = run_preflight(project, only=["AUTH-01"]).results
+    assert algorithms.status is Status.FAILED
+    assert "HS256" in algorithms.findings[0].message
