@@ -90,6 +90,17 @@ def _associated_data(tenant: str, column: str, version: int) -> bytes:
     return json.dumps({"f": FORMAT, "tenant": tenant, "column": column, "key": version}, sort_keys=True).encode()
 
 
+def kek_for(kek: str, tenant: str) -> str:
+    """The KEK that wraps `tenant`'s data keys: `{tenant}` in the configured name becomes the tenant id.
+
+    So a deployment can give every tenant a key of its own (one KMS key per tenant, alias
+    `alias/<name>/tenant/{tenant}`, with schema and silo tenancy): deleting it crypto-shreds
+    that tenant alone. Without the placeholder, one KEK wraps every tenant's keys, each bound
+    to its tenant by the wrap context.
+    """
+    return kek.replace("{tenant}", tenant)
+
+
 def _wrap_context(tenant: str, version: int) -> dict[str, str]:
     return {"tenant": tenant, "purpose": "tenant-data-key", "key_version": str(version)}
 
@@ -214,9 +225,10 @@ class TenantKeyring:
 
     # -- keys ---------------------------------------------------------------
     def _create_first_key(self, tx: TenantTransaction) -> StoredKey:
-        generated = self.wrapper.generate_data_key(self.kek, _wrap_context(tx.tenant, 1))
+        kek = kek_for(self.kek, tx.tenant)
+        generated = self.wrapper.generate_data_key(kek, _wrap_context(tx.tenant, 1))
         candidate = StoredKey(
-            tx.tenant, 1, generated.wrapped, self.wrapper.name, kek_version_of(generated.wrapped, self.kek), True
+            tx.tenant, 1, generated.wrapped, self.wrapper.name, kek_version_of(generated.wrapped, kek), True
         )
         self.store.insert(tx, candidate)  # a concurrent replica may win the race; then use its key
         if self._on_first_key is not None:
@@ -242,7 +254,8 @@ class TenantKeyring:
             if hit is not None and hit[1] > now:
                 self._cache.move_to_end(cache_key)
                 return hit[0]
-        plaintext = self.wrapper.unwrap(self.kek, stored.wrapped, _wrap_context(stored.tenant, stored.version))
+        kek = kek_for(self.kek, stored.tenant)
+        plaintext = self.wrapper.unwrap(kek, stored.wrapped, _wrap_context(stored.tenant, stored.version))
         with self._lock:
             self._cache[cache_key] = (plaintext, now + self._cache_seconds)
             while len(self._cache) > self._cache_size:
@@ -256,21 +269,20 @@ class TenantKeyring:
         keys. Old versions stay, so every existing ciphertext stays readable.
         """
         keys = self.store.all_for_update(tx)
+        kek = kek_for(self.kek, tx.tenant)
         for stored in keys:
             self._check_wrapper(stored)
             context = _wrap_context(tx.tenant, stored.version)
-            plaintext = self.wrapper.unwrap(self.kek, stored.wrapped, context)
-            wrapped = self.wrapper.wrap(self.kek, plaintext, context)
+            plaintext = self.wrapper.unwrap(kek, stored.wrapped, context)
+            wrapped = self.wrapper.wrap(kek, plaintext, context)
             self.store.rewrap(
                 tx,
-                StoredKey(
-                    tx.tenant, stored.version, wrapped, self.wrapper.name, kek_version_of(wrapped, self.kek), False
-                ),
+                StoredKey(tx.tenant, stored.version, wrapped, self.wrapper.name, kek_version_of(wrapped, kek), False),
             )
         active = max((k.version for k in keys if k.active), default=0)
         if new_version or not keys:
             version = max((k.version for k in keys), default=0) + 1
-            generated = self.wrapper.generate_data_key(self.kek, _wrap_context(tx.tenant, version))
+            generated = self.wrapper.generate_data_key(kek, _wrap_context(tx.tenant, version))
             self.store.retire_active(tx)
             self.store.insert(
                 tx,
@@ -279,7 +291,7 @@ class TenantKeyring:
                     version,
                     generated.wrapped,
                     self.wrapper.name,
-                    kek_version_of(generated.wrapped, self.kek),
+                    kek_version_of(generated.wrapped, kek),
                     True,
                 ),
             )
