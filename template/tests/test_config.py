@@ -43,6 +43,17 @@ def test_loopback_http_issuer_is_accepted_outside_production(make_settings) -> N
         )
 
 
+def test_audit_events_leave_production_over_tls_only(make_settings) -> None:
+    """syslog+tcp would carry actors, addresses and justifications in clear text."""
+    assert make_settings(siem_url="syslog+tcp://127.0.0.1:514").siem_url == "syslog+tcp://127.0.0.1:514"
+    assert make_settings(siem_url="syslog+tls://siem.example.com:6514").siem_url.startswith("syslog+tls://")
+    # The rule alone: a production Settings fails other checks first in a test environment.
+    production = make_settings().model_copy(update={"env": "production"})
+    assert production.model_copy(update={"siem_url": "syslog+tls://siem.example.com:6514"})._audit_sink_scheme()
+    with pytest.raises(ValueError, match=r"^APP_SIEM_URL must be https://\.\.\. or syslog\+tls://host:port$"):
+        production.model_copy(update={"siem_url": "syslog+tcp://siem.example.com:514"})._audit_sink_scheme()
+
+
 def test_trusted_proxies_accept_a_comma_list_and_reject_garbage(make_settings) -> None:
     assert make_settings(trusted_proxies="10.0.0.1, 10.0.1.0/24").trusted_proxies == ["10.0.0.1", "10.0.1.0/24"]
     with pytest.raises(ValidationError):

@@ -18,14 +18,16 @@ and alarms when the backlog stays high or when no forwarder reports at all
 essential to serving.
 
 Sinks (`APP_SIEM_URL`): `https://...` POSTs JSON lines (`application/x-ndjson`,
-Bearer token from the secret `siem_token` when present); `syslog+tcp://host:port`
-sends RFC 5424 messages with octet-counting framing (RFC 6587), one JSON record each.
+Bearer token from the secret `siem_token` when present); `syslog+tls://host:port`
+(RFC 5425) and, outside production only, `syslog+tcp://host:port` send RFC 5424
+messages with octet-counting framing (RFC 6587), one JSON record each.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +41,7 @@ import structlog
 from sqlalchemy import Engine, text
 
 from ..errors import AppError, ConfigurationError, MissingSecretError
+from .tls import client_context
 
 log = structlog.get_logger(__name__)
 
@@ -86,13 +89,20 @@ class HttpSink:
 
 
 class SyslogTcpSink:
-    """RFC 5424 over TCP, octet-counted; facility auth (10), severity notice/alert."""
+    """RFC 5424 over TCP, octet-counted; facility auth (10), severity notice/alert.
 
-    def __init__(self, host: str, port: int, *, app_name: str, timeout: float = 5.0) -> None:
-        self.name = f"syslog:{host}:{port}"
+    With `tls` (`syslog+tls://`, RFC 5425) the connection is wrapped in a verifying TLS 1.2+
+    context before a byte of an event is sent; a failed handshake is a retry, never plain text.
+    """
+
+    def __init__(
+        self, host: str, port: int, *, app_name: str, timeout: float = 5.0, tls: ssl.SSLContext | None = None
+    ) -> None:
+        self.name = f"syslog{'+tls' if tls else ''}:{host}:{port}"
         self.address = (host, port)
         self.app_name = app_name[:48] or "app"
         self.timeout = timeout
+        self.tls = tls
 
     def _frame(self, record: dict[str, Any]) -> bytes:
         severity = 1 if record.get("type") == "alert" else 5
@@ -105,10 +115,15 @@ class SyslogTcpSink:
         return f"{len(data)} ".encode() + data
 
     def send(self, records: list[dict[str, Any]]) -> None:
+        payload = b"".join(self._frame(record) for record in records)
         try:
-            with socket.create_connection(self.address, timeout=self.timeout) as connection:
-                connection.sendall(b"".join(self._frame(record) for record in records))
-        except OSError as error:
+            with socket.create_connection(self.address, timeout=self.timeout) as raw:
+                if self.tls is None:
+                    raw.sendall(payload)
+                    return
+                with self.tls.wrap_socket(raw, server_hostname=self.address[0]) as connection:
+                    connection.sendall(payload)
+        except OSError as error:  # ssl.SSLError included: an unverified server gets nothing
             raise SinkUnavailableError(f"{self.name}: {type(error).__name__}") from None
 
 
@@ -117,10 +132,11 @@ def build_sink(url: str | None, *, token: Callable[[], str | None], app_name: st
     if not url:
         raise ConfigurationError("APP_SIEM_URL is not set; audit-forward has nowhere to deliver")
     parts = urlsplit(url)
-    if parts.scheme == "syslog+tcp":
+    if parts.scheme in ("syslog+tcp", "syslog+tls"):
         if not parts.hostname or not parts.port:
-            raise ConfigurationError("APP_SIEM_URL=syslog+tcp://host:port needs a host and a port")
-        return SyslogTcpSink(parts.hostname, parts.port, app_name=app_name)
+            raise ConfigurationError(f"APP_SIEM_URL={parts.scheme}://host:port needs a host and a port")
+        tls = client_context() if parts.scheme == "syslog+tls" else None
+        return SyslogTcpSink(parts.hostname, parts.port, app_name=app_name, tls=tls)
     return HttpSink(url, token=token())
 
 
