@@ -38,3 +38,34 @@ resource "aws_cloudwatch_metric_alarm" "siem_backlog" {
   alarm_actions       = [aws_sns_topic.alarms.arn]
   ok_actions          = [aws_sns_topic.alarms.arn]
 }
+
+# AUTH-14: credential stuffing and failed-login spikes. The app's stuffing monitor
+# logs each detection as a `security_alert` line (security/stuffing.py); every such
+# line pages, since the monitor already applied its thresholds. No lines is normal.
+resource "aws_cloudwatch_log_metric_filter" "security_alerts" {
+  name           = "${var.name}-security-alerts"
+  log_group_name = aws_cloudwatch_log_group.app.name
+  pattern        = "{ $.event = \"security_alert\" }"
+
+  metric_transformation {
+    name          = "SecurityAlerts"
+    namespace     = "${var.name}/security"
+    value         = "1"
+    default_value = "0"
+    unit          = "Count"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "security_alerts" {
+  alarm_name          = "${var.name}-security-alerts"
+  alarm_description   = "The login defences detected credential stuffing or a failed-login spike (security_alert lines; runbook: docs/runbooks/incident-response.md)."
+  namespace           = aws_cloudwatch_log_metric_filter.security_alerts.metric_transformation[0].namespace
+  metric_name         = aws_cloudwatch_log_metric_filter.security_alerts.metric_transformation[0].name
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+}
