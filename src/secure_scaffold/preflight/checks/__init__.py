@@ -1,19 +1,32 @@
 """The built-in checks; importing this package registers them all.
 
-One module per family. A check reads the project (files, answers, config)
-and, where a well-kept tool exists for the job, runs that tool instead of
-re-implementing it.
+One module per family; a large family is split by control group, into
+modules named `<family>_<group>` (`billing_tax`). A check reads the project
+(files, answers, config) and, where a well-kept tool exists for the job,
+runs that tool instead of re-implementing it.
 """
 
 from . import (
     ai,
     authz,
+    authz_abac,
+    authz_justification,
     billing,
+    billing_invoices,
+    billing_lifecycle,
+    billing_payments,
+    billing_tax,
     compliance,
     data,
+    data_classification,
+    data_keys,
+    data_tls,
     governance,
     hygiene,
     identity,
+    identity_abuse,
+    identity_keys,
+    identity_webauthn,
     infra,
     layout,
     monitoring,
@@ -28,12 +41,24 @@ from . import (
 __all__ = [
     "ai",
     "authz",
+    "authz_abac",
+    "authz_justification",
     "billing",
+    "billing_invoices",
+    "billing_lifecycle",
+    "billing_payments",
+    "billing_tax",
     "compliance",
     "data",
+    "data_classification",
+    "data_keys",
+    "data_tls",
     "governance",
     "hygiene",
     "identity",
+    "identity_abuse",
+    "identity_keys",
+    "identity_webauthn",
     "infra",
     "layout",
     "monitoring",

@@ -86,6 +86,12 @@ def tables(migrations: list[Migration]) -> dict[str, Table]:
     return found
 
 
+def stored_tables(project: Project) -> dict[str, Table] | None:
+    """The tables the project's migrations leave, by name; None when it has no migrations directory."""
+    migrations = load(project)
+    return tables(migrations) if migrations is not None else None
+
+
 def statements(migrations: list[Migration]) -> Iterator[Statement]:
     for migration in migrations:
         yield from migration.statements

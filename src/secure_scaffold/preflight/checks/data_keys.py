@@ -1,0 +1,216 @@
+"""Per-tenant data keys (DATA-03): each tenant's data is sealed under its own key, bound to that tenant.
+
+Envelope encryption in security/keys.py must bind the tenant into every AEAD
+call's associated data and every key wrap's context, so a ciphertext or a
+wrapped key moved to another tenant fails to open; every query on tenant_keys
+is limited to the transaction's tenant; and schema or silo projects give each
+tenant its own KMS key, so offboarding can crypto-shred one tenant's data.
+"""
+
+from __future__ import annotations
+
+import ast
+import posixpath
+import re
+from collections.abc import Iterator
+
+from .._model import Finding, Outcome, failed, passed
+from .._project import Project
+from .._registry import register
+from . import _migrations
+from ._python import calls, dotted, named, parse
+from ._source import location, missing, source
+from .data import REQUIRES
+from .infra import terraform_files
+
+KEYS_FILE = "security/keys.py"
+KEY_TABLE = "tenant_keys"
+#: Tenancy models whose infrastructure gives every tenant its own KMS key (crypto-shredding on offboarding).
+KMS_PER_TENANT = frozenset({"schema", "silo"})
+_AEAD = re.compile(r"(?:\w+\.)*(?:AESGCM|AESGCMSIV|AESCCM|AESOCB3|ChaCha20Poly1305)\(\)\.(?:encrypt|decrypt)")
+_TENANT_FILTER = re.compile(r"\btenant_id\s*=\s*:tenant\b", re.IGNORECASE)
+
+
+def _assignments(node: ast.AST) -> dict[str, ast.expr]:
+    """`name = value` statements under `node`: a context built first and passed by name is still read."""
+    return {
+        target.id: statement.value
+        for statement in ast.walk(node)
+        if isinstance(statement, ast.Assign)
+        for target in statement.targets
+        if isinstance(target, ast.Name)
+    }
+
+
+def _returns_tenant(helper: ast.FunctionDef) -> bool:
+    """The helper's result carries the tenant: a `"tenant"` key or the `tenant` parameter in what it returns."""
+    for node in ast.walk(helper):
+        if isinstance(node, ast.Return) and node.value is not None:
+            for part in ast.walk(node.value):
+                if isinstance(part, ast.Constant) and part.value == "tenant":
+                    return True
+                if isinstance(part, ast.Name) and part.id == "tenant":
+                    return True
+    return False
+
+
+def _names_tenant(node: ast.AST) -> bool:
+    """`tenant` or `<something>.tenant` appears in the expression."""
+    return any(
+        (isinstance(part, ast.Attribute) and part.attr == "tenant")
+        or (isinstance(part, ast.Name) and part.id == "tenant")
+        for part in ast.walk(node)
+    )
+
+
+def _binds_tenant(node: ast.expr, assigned: dict[str, ast.expr], helpers: dict[str, ast.FunctionDef]) -> bool:
+    """Whether an associated-data or wrap-context expression is built from the tenant.
+
+    Names are followed to their assignment in the same function (each once:
+    `assigned` is consumed, so a cycle ends); a call to a module-level helper
+    counts only when the helper also puts the tenant in what it returns
+    (`_wrap_context(tx.tenant, 1)` -> `{"tenant": tenant, ...}`).
+    """
+    if isinstance(node, ast.Name) and node.id in assigned:
+        return _binds_tenant(assigned.pop(node.id), assigned, helpers)
+    helper = helpers.get(dotted(node.func)) if isinstance(node, ast.Call) else None
+    if helper is not None and not _returns_tenant(helper):
+        return False
+    return _names_tenant(node)
+
+
+#: What each kind of key operation must bind to the tenant, and how to fix it when it does not.
+BINDINGS = {
+    "ciphertext": "pass associated data naming the tenant, so a ciphertext moved to another tenant fails",
+    "wrapped data key": "bind the tenant into the key-wrap context (the KMS encryption context)",
+}
+
+
+def _key_operations(tree: ast.Module) -> Iterator[tuple[ast.FunctionDef | ast.AsyncFunctionDef, ast.Call, str]]:
+    """AEAD seals/opens (kind `ciphertext`) and key wraps (kind `wrapped data key`), with their function."""
+    for method in (node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)):
+        for name, call in calls(method):
+            if _AEAD.fullmatch(name):
+                yield method, call, "ciphertext"
+            elif named(name, ("generate_data_key", "wrap", "unwrap")):
+                yield method, call, "wrapped data key"
+
+
+def _bound_argument(call: ast.Call, kind: str) -> ast.expr | None:
+    """The associated data (third argument) of an AEAD call; the context (keyword or last argument) of a wrap."""
+    if kind == "ciphertext":
+        return call.args[2] if len(call.args) > 2 else None
+    context = next((keyword.value for keyword in call.keywords if keyword.arg == "context"), None)
+    return context if context is not None else (call.args[-1] if call.args else None)
+
+
+def _binding_findings(project: Project, tree: ast.Module) -> list[Finding]:
+    """Every AEAD call binds the tenant into its associated data; every key wrap binds it into the context."""
+    helpers = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    operations = list(_key_operations(tree))
+    findings = [
+        Finding(
+            f"{method.name} produces a {kind} that is not bound to the tenant",
+            BINDINGS[kind],
+            location(project, KEYS_FILE),
+            call.lineno,
+        )
+        for method, call, kind in operations
+        if (bound := _bound_argument(call, kind)) is None or not _binds_tenant(bound, _assignments(method), helpers)
+    ]
+    if not any(kind == "ciphertext" for _, _, kind in operations):
+        findings.append(
+            Finding(
+                f"{KEYS_FILE} encrypts nothing with a tenant data key",
+                "seal column values with AES-GCM under the tenant's data key (TenantKeyring.encrypt)",
+                location(project, KEYS_FILE),
+            )
+        )
+    return findings
+
+
+def _key_query_findings(project: Project, tree: ast.Module) -> list[Finding]:
+    """Every read or change of tenant_keys is limited to the transaction's tenant."""
+    return [
+        Finding(
+            f"a query on {KEY_TABLE} does not filter by the tenant: {' '.join(node.value.split())[:70]}",
+            "add `WHERE tenant_id = :tenant` (the transaction's tenant) to every SELECT, UPDATE and DELETE",
+            location(project, KEYS_FILE),
+            node.lineno,
+        )
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and KEY_TABLE in node.value
+        if node.value.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE"))
+        and not _TENANT_FILTER.search(node.value)
+    ]
+
+
+def _key_table_findings(project: Project) -> list[Finding]:
+    table = (_migrations.stored_tables(project) or {}).get(KEY_TABLE)
+    if table is not None and any("tenant_id" in key for key in table.unique):
+        return []
+    return [
+        Finding(
+            f"no migration creates {KEY_TABLE} keyed by tenant_id",
+            f"create {KEY_TABLE} with PRIMARY KEY (tenant_id, version): one data key per tenant and version",
+            path=table.path if table is not None else location(project, _migrations.VERSIONS_DIR),
+            line=table.line if table is not None else None,
+        )
+    ]
+
+
+def _kms_findings(project: Project, tenancy: str) -> list[Finding]:
+    """Schema and silo projects give each tenant its own KMS key, in a module the stack instantiates."""
+    files = [file for file in terraform_files(project) if file.body is not None]
+    per_tenant = [
+        (file, block)
+        for file in files
+        for block in file.body.blocks
+        if block.type == "resource" and block.labels[:1] == ("aws_kms_key",)
+        if "tenant" in getattr(block.attributes.get("for_each"), "text", "")
+    ]
+    if not per_tenant:
+        return [
+            Finding(
+                f"tenancy is {tenancy} but the infrastructure creates no KMS key per tenant",
+                "create aws_kms_key with for_each = var.tenants, so each tenant's data keys have their own KEK "
+                "and offboarding can schedule its deletion",
+                "infra/terraform",
+            )
+        ]
+    sources = {
+        posixpath.normpath(posixpath.join(file.directory, block.attributes["source"]))
+        for file in files
+        for block in file.body.blocks
+        if block.type == "module" and isinstance(block.attributes.get("source"), str)
+    }
+    return [
+        Finding(
+            f"the per-tenant KMS keys of {file.directory} are never created: no module block uses it",
+            f'instantiate it: module "tenant_keys" {{ source = "../{posixpath.basename(file.directory)}" }}',
+            file.relative,
+            block.line,
+        )
+        for file, block in per_tenant
+        if file.directory not in sources
+    ]
+
+
+@register("data.tenant_keys", controls=("DATA-03",), requires=REQUIRES)
+def tenant_keys(project: Project) -> Outcome:
+    """Each tenant's data is sealed with its own data key, bound to the tenant; a KMS key per tenant where modelled."""
+    text = source(project, KEYS_FILE)
+    tree = parse(text) if text is not None else None
+    if tree is None:
+        return missing(project, KEYS_FILE, "seal tenant data with per-tenant data keys (envelope encryption)")
+    tenancy = str(project.answers.get("tenancy") or "")
+    findings = [
+        *_binding_findings(project, tree),
+        *_key_query_findings(project, tree),
+        *_key_table_findings(project),
+        *(_kms_findings(project, tenancy) if tenancy in KMS_PER_TENANT else []),
+    ]
+    if findings:
+        return failed(*findings)
+    kek = "; each tenant has its own KMS key" if tenancy in KMS_PER_TENANT else ""
+    return passed(f"data keys per tenant in {KEY_TABLE}, bound to the tenant in every ciphertext and wrap{kek}")
