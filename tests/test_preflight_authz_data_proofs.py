@@ -261,6 +261,20 @@ def test_schema_tenancy_without_its_per_tenant_kms_keys_fails_data_03(schema_ten
     )
 
 
+def test_one_kek_for_every_tenant_fails_data_03_when_each_tenant_has_a_kms_key(
+    schema_tenancy: Path, tmp_path: Path
+) -> None:
+    """The per-tenant keys exist but the app would wrap every tenant with one key: offboarding shreds nothing."""
+    project = _copy(schema_tenancy, tmp_path)
+    per_tenant = 'APP_TENANT_KEK = "alias/${local.name}/tenant/{tenant}"'
+    _edit(project, STACK_TF, per_tenant, "APP_TENANT_KEK = module.kms.data_key_arn")
+    _assert_fails(
+        project,
+        "DATA-03",
+        "APP_TENANT_KEK is module.kms.data_key_arn: one key wraps every tenant, so the per-tenant keys shred nothing",
+    )
+
+
 # ------------------------------------------------------------------ TLS 1.2+ (DATA-05)
 
 RUNTIME_TF = "infra/terraform/modules/runtime/main.tf"

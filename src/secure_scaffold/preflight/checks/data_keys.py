@@ -196,6 +196,32 @@ def _kms_findings(project: Project, tenancy: str) -> list[Finding]:
     ]
 
 
+def _per_tenant_kek_findings(project: Project) -> list[Finding]:
+    """With a KMS key per tenant, the deployment must name it per tenant: `{tenant}` in APP_TENANT_KEK.
+
+    Otherwise one key wraps every tenant's data keys and deleting a tenant's own key
+    (offboarding) shreds nothing.
+    """
+    hint = 'set APP_TENANT_KEK = "alias/<name>/tenant/{tenant}" in the deployment (the app puts the tenant id in)'
+    settings = []
+    for file in terraform_files(project):
+        text = (project.root / file.relative).read_text(encoding="utf-8")
+        for match in re.finditer(r"APP_TENANT_KEK\s*=\s*(.+)", text):
+            settings.append((file.relative, text.count("\n", 0, match.start()) + 1, match.group(1).strip()))
+    if not settings:
+        return [Finding("the deployment never sets APP_TENANT_KEK, so the per-tenant KMS keys wrap nothing", hint)]
+    return [
+        Finding(
+            f"APP_TENANT_KEK is {value}: one key wraps every tenant, so the per-tenant keys shred nothing",
+            hint,
+            path,
+            line,
+        )
+        for path, line, value in settings
+        if "{tenant}" not in value
+    ]
+
+
 @register("data.tenant_keys", controls=("DATA-03",), requires=REQUIRES)
 def tenant_keys(project: Project) -> Outcome:
     """Each tenant's data is sealed with its own data key, bound to the tenant; a KMS key per tenant where modelled."""
@@ -204,11 +230,13 @@ def tenant_keys(project: Project) -> Outcome:
     if tree is None:
         return missing(project, KEYS_FILE, "seal tenant data with per-tenant data keys (envelope encryption)")
     tenancy = str(project.answers.get("tenancy") or "")
+    cloud_kms = project.answers.get("secrets_backend") == "cloud"  # Vault derives a key per tenant from one
     findings = [
         *_binding_findings(project, tree),
         *_key_query_findings(project, tree),
         *_key_table_findings(project),
         *(_kms_findings(project, tenancy) if tenancy in KMS_PER_TENANT else []),
+        *(_per_tenant_kek_findings(project) if tenancy in KMS_PER_TENANT and cloud_kms else []),
     ]
     if findings:
         return failed(*findings)
