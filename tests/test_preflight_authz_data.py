@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from _breakable import edit, private_copy, render
 from secure_scaffold.preflight import Status, run_preflight
 
 AUTHZ_CHECKS = {
@@ -22,27 +23,13 @@ AUTHZ_CHECKS = {
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory: pytest.TempPathFactory, template_snapshot: Path) -> Path:
-    import copier
-
-    destination = tmp_path_factory.mktemp("authz") / "project"
-    copier.run_copy(str(template_snapshot), destination, defaults=True, quiet=True, unsafe=False)
-    return destination
+    return render(template_snapshot, tmp_path_factory.mktemp("authz") / "project")
 
 
 @pytest.fixture
 def project(pristine: Path, tmp_path: Path) -> Path:
-    import shutil
-
-    copy = tmp_path / "project"
-    shutil.copytree(pristine, copy)
-    return copy
-
-
-def _edit(project: Path, relative: str, old: str, new: str) -> None:
-    path = project / relative
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{relative} no longer contains {old!r}; update this test"
-    path.write_text(text.replace(old, new), encoding="utf-8")
+    """A private copy of the pristine project, to break in one way."""
+    return private_copy(pristine, tmp_path)
 
 
 def _outcome(project: Path, control: str):
@@ -83,7 +70,7 @@ PACKAGE = "src/secure_app"
     ],
 )  # fmt: skip
 def test_breaking_an_authz_control_fails_it(project: Path, control, relative, old, new, message) -> None:
-    _edit(project, relative, old, new)
+    edit(project, relative, old, new)
     outcome, report = _outcome(project, control)
     assert outcome.status is Status.FAILED
     assert any(message in finding.message for finding in outcome.findings), [f.message for f in outcome.findings]
@@ -105,7 +92,7 @@ def test_an_audit_trigger_removed_from_the_migrations_fails_authz_08(project: Pa
 def test_a_router_level_require_login_declares_its_routes(project: Path) -> None:
     """web/step_up.py declares require_login() once on its APIRouter; removing it is caught,
     although its paths start with /auth/: only login, callback and logout are public there."""
-    _edit(project, f"{PACKAGE}/web/step_up.py", ", dependencies=[require_login()])", ")")
+    edit(project, f"{PACKAGE}/web/step_up.py", ", dependencies=[require_login()])", ")")
     outcome, _ = _outcome(project, "AUTHZ-04")
     assert outcome.status is Status.FAILED
     assert any("POST /auth/webauthn/register/options declares no permission" in f.message for f in outcome.findings)
@@ -124,7 +111,7 @@ def test_a_router_level_require_login_declares_its_routes(project: Path) -> None
 def test_breaking_the_query_limits_fails_data_09(project: Path, relative, old, new, message) -> None:
     report = run_preflight(project, only=["DATA-09"])
     assert report.results[0].status is Status.PASSED, report.results[0].findings
-    _edit(project, relative, old, new)
+    edit(project, relative, old, new)
     report = run_preflight(project, only=["DATA-09"])
     (result,) = report.results
     assert result.status is Status.FAILED
@@ -135,7 +122,7 @@ def test_breaking_the_query_limits_fails_data_09(project: Path, relative, old, n
 def test_a_log_renderer_without_redaction_fails_data_06(project: Path) -> None:
     report = run_preflight(project, only=["DATA-06"])
     assert report.results[0].status is Status.PASSED, report.results[0].findings
-    _edit(
+    edit(
         project,
         f"{PACKAGE}/log.py",
         "structlog.processors.format_exc_info, redact,",
@@ -165,7 +152,7 @@ WORKFLOW = ".github/workflows/control-review.yml"
 )  # fmt: skip
 def test_breaking_governance_fails_its_control(project: Path, control, relative, old, new, message) -> None:
     assert run_preflight(project, only=[control]).results[0].status is Status.PASSED
-    _edit(project, relative, old, new)
+    edit(project, relative, old, new)
     (result,) = run_preflight(project, only=[control]).results
     assert result.status is Status.FAILED
     assert any(message in finding.message for finding in result.findings), [f.message for f in result.findings]
@@ -195,9 +182,9 @@ REGISTER = "docs/compliance/tpsp-register.yaml"
 
 
 def _record_review(project: Path, reviewed_on: str) -> None:
-    _edit(project, REGISTER, "agreement: null", "agreement: MSA-2026-014 (signed 2026-02-01)")
-    _edit(project, REGISTER, "aoc_reviewed_on: null", f"aoc_reviewed_on: {reviewed_on}")
-    _edit(project, REGISTER, "aoc_reviewed_by: null", "aoc_reviewed_by: compliance@example.test")
+    edit(project, REGISTER, "agreement: null", "agreement: MSA-2026-014 (signed 2026-02-01)")
+    edit(project, REGISTER, "aoc_reviewed_on: null", f"aoc_reviewed_on: {reviewed_on}")
+    edit(project, REGISTER, "aoc_reviewed_by: null", "aoc_reviewed_by: compliance@example.test")
 
 
 def test_a_fresh_register_fails_pay_03_until_people_record_the_facts(project: Path) -> None:
@@ -216,14 +203,14 @@ def test_a_recent_aoc_review_passes_and_a_stale_one_fails(project: Path) -> None
     _record_review(project, recent)
     assert run_preflight(project, only=["PAY-03"]).results[0].status is Status.PASSED
     stale = (datetime.now(UTC) - timedelta(days=400)).date().isoformat()
-    _edit(project, REGISTER, f"aoc_reviewed_on: {recent}", f"aoc_reviewed_on: {stale}")
+    edit(project, REGISTER, f"aoc_reviewed_on: {recent}", f"aoc_reviewed_on: {stale}")
     (result,) = run_preflight(project, only=["PAY-03"]).results
     assert result.status is Status.FAILED
     assert f"was last reviewed on {stale}" in result.findings[0].message
 
 
 def test_a_register_without_the_configured_provider_fails(project: Path) -> None:
-    _edit(project, REGISTER, "  - id: stripe", "  - id: adyen")
+    edit(project, REGISTER, "  - id: stripe", "  - id: adyen")
     (result,) = run_preflight(project, only=["PAY-03"]).results
     assert result.status is Status.FAILED
     assert "'stripe' is not in the TPSP register" in result.findings[0].message
@@ -263,7 +250,7 @@ ALARMS_TF = "infra/terraform/modules/runtime/alarms.tf"
 )  # fmt: skip
 def test_breaking_sessions_or_monitoring_fails_the_control(project: Path, control, relative, old, new, message) -> None:
     assert run_preflight(project, only=[control]).results[0].status is Status.PASSED
-    _edit(project, relative, old, new)
+    edit(project, relative, old, new)
     report = run_preflight(project, only=[control])
     (result,) = report.results
     assert result.status is Status.FAILED

@@ -6,11 +6,11 @@ project in exactly one way and asserts the control, the check and the message.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
+from _breakable import edit, private_copy, render
 from secure_scaffold.preflight import Status, run_preflight
 
 CHECKS = {
@@ -28,11 +28,7 @@ STACK_TF = "infra/terraform/modules/stack/main.tf"
 
 
 def _render(tmp_path_factory: pytest.TempPathFactory, template_snapshot: Path, **answers: object) -> Path:
-    import copier
-
-    destination = tmp_path_factory.mktemp("proofs") / "project"
-    copier.run_copy(str(template_snapshot), destination, data=answers, defaults=True, quiet=True, unsafe=False)
-    return destination
+    return render(template_snapshot, tmp_path_factory.mktemp("proofs") / "project", **answers)
 
 
 @pytest.fixture(scope="module")
@@ -47,22 +43,9 @@ def schema_tenancy(tmp_path_factory: pytest.TempPathFactory, template_snapshot: 
     return _render(tmp_path_factory, template_snapshot, tenancy="schema", secrets_backend="cloud")
 
 
-def _copy(source: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "project"
-    shutil.copytree(source, copy)
-    return copy
-
-
 @pytest.fixture
 def project(pristine: Path, tmp_path: Path) -> Path:
-    return _copy(pristine, tmp_path)
-
-
-def _edit(project: Path, relative: str, old: str, new: str) -> None:
-    path = project / relative
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{relative} no longer contains {old!r}; update this test"
-    path.write_text(text.replace(old, new), encoding="utf-8")
+    return private_copy(pristine, tmp_path)
 
 
 def _outcomes(project: Path, controls: list[str]) -> dict[str, object]:
@@ -114,7 +97,7 @@ def _assert_fails(project: Path, control: str, message: str) -> None:
     ],
 )  # fmt: skip
 def test_breaking_abac_fails_authz_05(project: Path, relative, old, new, message) -> None:
-    _edit(project, relative, old, new)
+    edit(project, relative, old, new)
     _assert_fails(project, "AUTHZ-05", message)
 
 
@@ -157,7 +140,7 @@ AUDIT = f"{PACKAGE}/security/audit.py"
     ],
 )  # fmt: skip
 def test_an_admin_action_without_its_justification_fails_authz_09(project: Path, relative, old, new, message) -> None:
-    _edit(project, relative, old, new)
+    edit(project, relative, old, new)
     _assert_fails(project, "AUTHZ-09", message)
 
 
@@ -185,7 +168,7 @@ FULL_NAME = 'sa.Column("full_name", sa.LargeBinary(), nullable=False, info=class
     ],
 )  # fmt: skip
 def test_breaking_the_classification_fails_data_01(project: Path, relative, old, new, message) -> None:
-    _edit(project, relative, old, new)
+    edit(project, relative, old, new)
     _assert_fails(project, "DATA-01", message)
 
 
@@ -207,14 +190,14 @@ def test_breaking_the_classification_fails_data_01(project: Path, relative, old,
     ],
 )  # fmt: skip
 def test_untagged_or_unsealed_personal_data_fails_data_02(project: Path, relative, old, new, message) -> None:
-    _edit(project, relative, old, new)
+    edit(project, relative, old, new)
     _assert_fails(project, "DATA-02", message)
 
 
 def test_a_classification_check_added_by_a_later_migration_counts(project: Path) -> None:
     """The CHECK may come from any migration (`op.create_check_constraint`), not only from create_table."""
-    _edit(project, MIGRATION, '        _ciphertext("email"),\n', "")
-    _edit(
+    edit(project, MIGRATION, '        _ciphertext("email"),\n', "")
+    edit(
         project,
         MIGRATION,
         '    op.create_index("customers_tenant_id_idx", "customers", ["tenant_id"])',
@@ -246,14 +229,14 @@ KEYS = f"{PACKAGE}/security/keys.py"
     ],
 )  # fmt: skip
 def test_keys_not_bound_to_their_tenant_fail_data_03(project: Path, relative, old, new, message) -> None:
-    _edit(project, relative, old, new)
+    edit(project, relative, old, new)
     _assert_fails(project, "DATA-03", message)
 
 
 def test_schema_tenancy_without_its_per_tenant_kms_keys_fails_data_03(schema_tenancy: Path, tmp_path: Path) -> None:
-    project = _copy(schema_tenancy, tmp_path)
+    project = private_copy(schema_tenancy, tmp_path)
     block = 'module "tenant_keys" {\n  source  = "../tenant_keys"\n  name    = local.name\n  tenants = var.tenants\n}\n'
-    _edit(project, STACK_TF, block, "")
+    edit(project, STACK_TF, block, "")
     _assert_fails(
         project,
         "DATA-03",
@@ -265,9 +248,9 @@ def test_one_kek_for_every_tenant_fails_data_03_when_each_tenant_has_a_kms_key(
     schema_tenancy: Path, tmp_path: Path
 ) -> None:
     """The per-tenant keys exist but the app would wrap every tenant with one key: offboarding shreds nothing."""
-    project = _copy(schema_tenancy, tmp_path)
+    project = private_copy(schema_tenancy, tmp_path)
     per_tenant = 'APP_TENANT_KEK = "alias/${local.name}/tenant/{tenant}"'
-    _edit(project, STACK_TF, per_tenant, "APP_TENANT_KEK = module.kms.data_key_arn")
+    edit(project, STACK_TF, per_tenant, "APP_TENANT_KEK = module.kms.data_key_arn")
     _assert_fails(
         project,
         "DATA-03",
@@ -305,5 +288,5 @@ RUNTIME_TF = "infra/terraform/modules/runtime/main.tf"
     ],
 )  # fmt: skip
 def test_weakening_tls_fails_data_05(project: Path, relative, old, new, message) -> None:
-    _edit(project, relative, old, new)
+    edit(project, relative, old, new)
     _assert_fails(project, "DATA-05", message)

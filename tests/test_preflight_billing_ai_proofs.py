@@ -12,9 +12,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import copier
 import pytest
 
+from _breakable import edit, private_copy, render
 from secure_scaffold.controls import load_catalog
 from secure_scaffold.preflight import Status, run_preflight
 from secure_scaffold.preflight._project import Project
@@ -30,28 +30,16 @@ CHECKS = {
 CONTROLS = tuple(CHECKS)
 
 
-def _render(template: Path, destination: Path, **answers: object) -> Path:
-    copier.run_copy(str(template), destination, data=answers, defaults=True, quiet=True, unsafe=False)
-    return destination
-
-
 @pytest.fixture(scope="module")
 def full(template_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     destination = tmp_path_factory.mktemp("full") / "project"
-    return _render(template_snapshot, destination, payment_provider="stripe", tenancy="pooled", ai_features=True)
+    return render(template_snapshot, destination, payment_provider="stripe", tenancy="pooled", ai_features=True)
 
 
 @pytest.fixture
 def project(full: Path, tmp_path: Path) -> Path:
-    """A private copy of the full project, to break in one way."""
-    return Path(shutil.copytree(full, tmp_path / "project", ignore=shutil.ignore_patterns("__pycache__")))
-
-
-def _edit(project: Path, relative: str, old: str, new: str) -> None:
-    path = project / relative
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{relative} no longer contains {old!r}; update this test"
-    path.write_text(text.replace(old, new), encoding="utf-8")
+    """A private copy of the pristine project, to break in one way."""
+    return private_copy(full, tmp_path)
 
 
 def _outcomes(project: Path) -> dict[str, tuple[Status, list[str]]]:
@@ -83,7 +71,7 @@ def test_a_generated_project_passes_all_five_controls(full: Path) -> None:
 
 
 def test_a_paddle_project_passes_all_five_controls(template_snapshot: Path, tmp_path: Path) -> None:
-    paddle = _render(
+    paddle = render(
         template_snapshot, tmp_path / "paddle", payment_provider="paddle", tenancy="single", ai_features=True
     )
     outcomes = _outcomes(paddle)
@@ -113,7 +101,7 @@ def test_a_ciphertext_bound_to_a_name_first_still_counts_as_encrypted(project: P
     """The store may receive a variable, as long as it holds the encryptor's output."""
     old = "self._store.put(key, self._encryptor.encrypt(tenant, document, context=self._context(invoice_id)))"
     new = "blob = self._encryptor.encrypt(tenant, document, context=self._context(invoice_id))\n"
-    _edit(project, f"{PACKAGE}/billing/invoices.py", old, f"{new}            self._store.put(key, blob)")
+    edit(project, f"{PACKAGE}/billing/invoices.py", old, f"{new}            self._store.put(key, blob)")
     assert _outcomes(project)["billing.invoice_encryption"] == (Status.PASSED, [])
 
 
@@ -257,7 +245,7 @@ BREAKS = [
 def test_breaking_one_property_fails_its_control_with_the_exact_finding(
     project: Path, control: str, relative: str, old: str, new: str, messages: list[str], where: str
 ) -> None:
-    _edit(project, relative, old, new)
+    edit(project, relative, old, new)
     findings = _failed(project, control)
     assert [finding.message for finding in findings] == messages
     assert {finding.path for finding in findings} == {where}

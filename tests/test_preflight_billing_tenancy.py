@@ -12,10 +12,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import copier
 import pytest
 import yaml
 
+from _breakable import edit, private_copy, render
 from secure_scaffold.controls import load_catalog
 from secure_scaffold.preflight import Status, registry, run_preflight
 from secure_scaffold.preflight._project import Project
@@ -32,21 +32,16 @@ CONTROLS = (
 )
 
 
-def _render(template: Path, destination: Path, **answers: object) -> Path:
-    copier.run_copy(str(template), destination, data=answers, defaults=True, quiet=True, unsafe=False)
-    return destination
-
-
 @pytest.fixture(scope="module")
 def full(template_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     destination = tmp_path_factory.mktemp("full") / "project"
-    return _render(template_snapshot, destination, payment_provider="stripe", tenancy="pooled", ai_features=True)
+    return render(template_snapshot, destination, payment_provider="stripe", tenancy="pooled", ai_features=True)
 
 
 @pytest.fixture
 def project(full: Path, tmp_path: Path) -> Path:
-    """A private copy of the full project, to break in one way."""
-    return Path(shutil.copytree(full, tmp_path / "project", ignore=shutil.ignore_patterns("__pycache__")))
+    """A private copy of the pristine project, to break in one way."""
+    return private_copy(full, tmp_path)
 
 
 def _checks(report) -> dict[str, Status]:
@@ -55,13 +50,6 @@ def _checks(report) -> dict[str, Status]:
 
 def _control(report, control_id: str):
     return next(result for result in report.results if result.control_id == control_id)
-
-
-def _edit(project: Path, relative: str, old: str, new: str, *, count: int = -1) -> None:
-    path = project / relative
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{relative} no longer contains {old!r}; update this test"
-    path.write_text(text.replace(old, new, count), encoding="utf-8")
 
 
 def _set_answer(project: Path, **answers: object) -> None:
@@ -85,7 +73,7 @@ def test_a_generated_project_passes_every_billing_ai_and_tenancy_check(full: Pat
 def test_without_billing_or_ai_those_controls_do_not_apply_and_their_checks_never_run(
     template_snapshot: Path, tmp_path: Path
 ) -> None:
-    plain = _render(template_snapshot, tmp_path / "plain", payment_provider="none", tenancy="single")
+    plain = render(template_snapshot, tmp_path / "plain", payment_provider="none", tenancy="single")
     assert not (plain / PACKAGE / "billing").exists()
     applicable = {control.id for control in load_catalog().applicable(Project.load(plain).answers)}
     ours = {control for check in registry if check.name.startswith(FAMILIES) for control in check.controls}
@@ -238,7 +226,7 @@ BREAKS = [
 def test_breaking_a_control_fails_it_and_names_the_file(
     project: Path, control: str, check: str, relative: str, old: str, new: str, message: str, where: str
 ) -> None:
-    _edit(project, relative, old, new)
+    edit(project, relative, old, new)
     report = run_preflight(project, only=[control])
     assert _checks(report)[check] is Status.FAILED
     result = _control(report, control)
@@ -316,7 +304,7 @@ def test_an_open_permissive_policy_fails_data_08_even_with_rls_forced(project: P
         "tenant table notes: permissive policy 'support_reads' does not bind the tenant (policies are OR-ed: "
         "it widens access)"
     ]
-    _edit(project, relative, "FOR SELECT USING (true)", "AS RESTRICTIVE FOR SELECT USING (true)")
+    edit(project, relative, "FOR SELECT USING (true)", "AS RESTRICTIVE FOR SELECT USING (true)")
     assert _control(run_preflight(project, only=["DATA-08"]), "DATA-08").status is Status.PASSED
 
 
@@ -363,6 +351,6 @@ def test_each_providers_webhook_verifier_is_recognised_and_its_removal_fails_pay
     _set_answer(project, payment_provider=provider)
     assert _checks(run_preflight(project, only=["PAY-04"]))["billing.webhook_signatures"] is Status.PASSED
     old, new, message = ADAPTER_BREAKS[provider]
-    _edit(project, relative, old, new)
+    edit(project, relative, old, new)
     report = run_preflight(project, only=["PAY-04"])
     assert [finding.path for finding in _control(report, "PAY-04").findings if message in finding.message] == [relative]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from _breakable import edit, private_copy, render
 from secure_scaffold.preflight import Status, run_preflight
 
 IDENTITY_CHECKS = {
@@ -34,27 +35,13 @@ INSTALL_GUARD = (
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory: pytest.TempPathFactory, template_snapshot: Path) -> Path:
-    import copier
-
-    destination = tmp_path_factory.mktemp("identity") / "project"
-    copier.run_copy(str(template_snapshot), destination, defaults=True, quiet=True, unsafe=False)
-    return destination
+    return render(template_snapshot, tmp_path_factory.mktemp("identity") / "project")
 
 
 @pytest.fixture
 def project(pristine: Path, tmp_path: Path) -> Path:
-    import shutil
-
-    copy = tmp_path / "project"
-    shutil.copytree(pristine, copy)
-    return copy
-
-
-def _edit(project: Path, relative: str, old: str, new: str) -> None:
-    path = project / relative
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{relative} no longer contains {old!r}; update this test"
-    path.write_text(text.replace(old, new), encoding="utf-8")
+    """A private copy of the pristine project, to break in one way."""
+    return private_copy(pristine, tmp_path)
 
 
 def _outcome(project: Path, control: str):
@@ -179,7 +166,7 @@ def test_another_answer_combination_passes_them_too(template_snapshot: Path, tmp
     ],
 )  # fmt: skip
 def test_breaking_an_identity_proof_fails_it(project: Path, control, relative, old, new, message) -> None:
-    _edit(project, relative, old, new)
+    edit(project, relative, old, new)
     outcome, report = _outcome(project, control)
     assert outcome.status is Status.FAILED, outcome
     assert message in [finding.message for finding in outcome.findings], outcome.findings
@@ -190,7 +177,7 @@ def test_breaking_an_identity_proof_fails_it(project: Path, control, relative, o
 
 def test_the_request_half_of_a_maker_checker_pair_steps_up_through_its_approval(project: Path) -> None:
     """credits:request needs no step-up only because credits:approve has one; drop that and both are named."""
-    _edit(
+    edit(
         project,
         "policy/roles.yaml",
         "description: Approve another user's credit request.\n        requires_mfa: true\n"
@@ -207,7 +194,7 @@ def test_the_request_half_of_a_maker_checker_pair_steps_up_through_its_approval(
 
 def test_a_local_grant_of_an_admin_action_without_step_up_fails_auth_06(project: Path) -> None:
     """roles.local.yaml may only add grants, but an added admin action still needs the step-up."""
-    _edit(
+    edit(
         project,
         "policy/roles.yaml",
         "      read: {description: Read and verify the audit log., requires_mfa: true}\n",
@@ -226,7 +213,7 @@ def test_a_local_grant_of_an_admin_action_without_step_up_fails_auth_06(project:
 
 def test_an_unsafe_token_algorithm_fails_auth_01_and_skips_the_rotation_proof(project: Path) -> None:
     """Which algorithms verify is proven once, by identity.token_algorithms; AUTH-04 builds on it."""
-    _edit(
+    edit(
         project,
         JWKS,
         '    "ES256": (ECKey, "P-256"),\n',
