@@ -94,18 +94,15 @@ def unmerged_files(project: Path) -> list[str]:
     return sorted(problems)
 
 
-def _render_recorded_version(project: Path, destination: Path) -> Path:
+def _render_recorded_version(answers_file: str, project: Path, destination: Path) -> Path:
     """The project as its recorded template version and answers render it, without the team's edits."""
-    recorded = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8")) or {}
+    recorded = yaml.safe_load(answers_file) or {}
     answers = {name: value for name, value in recorded.items() if not name.startswith("_")}
+    source = str(recorded["_src_path"])
+    if "://" not in source and not source.startswith("git@") and not Path(source).is_absolute():
+        source = str((project / source).resolve())  # a local template path recorded relative to the project
     copier.run_copy(
-        str(recorded["_src_path"]),
-        destination,
-        data=answers,
-        defaults=True,
-        vcs_ref=recorded.get("_commit"),
-        quiet=True,
-        unsafe=False,
+        source, destination, data=answers, defaults=True, vcs_ref=recorded.get("_commit"), quiet=True, unsafe=False
     )
     return destination
 
@@ -120,10 +117,14 @@ def edited_files_the_update_deleted(project: Path, deleted: list[str]) -> list[s
     if not deleted:
         return []
     with tempfile.TemporaryDirectory(prefix="secure-scaffold-recorded-") as scratch:
-        committed = Path(scratch) / "committed"
-        committed.mkdir()
-        (committed / ".copier-answers.yml").write_text(_git(project, "show", "HEAD:.copier-answers.yml"))
-        original = _render_recorded_version(committed, Path(scratch) / "original")
+        try:
+            answers_file = _git(project, "show", "HEAD:.copier-answers.yml")
+            original = _render_recorded_version(answers_file, project, Path(scratch) / "original")
+        except (CopierError, ValueError, KeyError, OSError) as error:
+            raise SecureScaffoldError(
+                f"the update deleted {len(deleted)} file(s), and whether you had edited them cannot be told "
+                f"({type(error).__name__}: {error}); review `git diff --diff-filter=D` before committing"
+            ) from error
         edited = []
         for name in deleted:
             generated = original / name
