@@ -58,6 +58,23 @@ def test_env_file_fails_deploy_05(project: Path) -> None:
     assert "DEPLOY-05" in [result.control_id for result in report.blocking_failures]
 
 
+def test_a_fresh_project_outside_git_is_judged_by_its_own_gitignore(project: Path) -> None:
+    """`secure-scaffold new` runs no `git init`: preflight right after it must not fail DEPLOY-05 for that."""
+    assert not (project / ".git").exists()
+    assert _statuses(run_preflight(project, only=["DEPLOY-05"]), "DEPLOY-05")["hygiene.env_files_ignored"] is (
+        Status.PASSED
+    )
+    gitignore = project / ".gitignore"
+    gitignore.write_text(
+        "".join(line for line in gitignore.read_text().splitlines(keepends=True) if ".env" not in line)
+    )
+    report = run_preflight(project, only=["DEPLOY-05"])
+    assert _statuses(report, "DEPLOY-05")["hygiene.env_files_ignored"] is Status.FAILED
+    assert "git would not ignore .env, .env.local, config/.env.production" in [
+        finding.message for finding in _control(report, "DEPLOY-05").findings
+    ]
+
+
 def test_missing_header_middleware_fails_auth_10(project: Path) -> None:
     app = project / "src" / "secure_app" / "web" / "app.py"
     app.write_text(app.read_text().replace("app.add_middleware(SecurityHeadersMiddleware)\n", ""), encoding="utf-8")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 from .._model import Finding, Outcome, failed, passed, unknown
 from .._project import Project
@@ -29,20 +32,44 @@ def no_env_files(project: Project) -> Outcome:
     return passed(f"no .env files among {len(project.files)} files")
 
 
+def _inside_a_work_tree(root: Path) -> bool:
+    result = subprocess.run(
+        ["git", "rev-parse", "--is-inside-work-tree"],  # noqa: S607 - git from PATH
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.returncode == 0 and result.stdout.strip() == "true"
+
+
+def _repository_with_gitignore(project: Project, scratch: Path) -> Path:
+    """A fresh project (`secure-scaffold new` runs no `git init`) is judged by its own .gitignore."""
+    subprocess.run(["git", "init", "-q", str(scratch)], capture_output=True, check=True)  # noqa: S603, S607
+    gitignore = project.root / ".gitignore"
+    if gitignore.is_file():
+        shutil.copyfile(gitignore, scratch / ".gitignore")
+    return scratch
+
+
 @register("hygiene.env_files_ignored", controls=("DEPLOY-05",))
 def env_files_ignored(project: Project) -> Outcome:
     """git ignores `.env` files, so nobody can commit one by accident."""
     probes = (".env", ".env.local", "config/.env.production")
-    not_ignored = []
-    for probe in probes:
-        result = subprocess.run(  # noqa: S603 - fixed arguments
-            ["git", "check-ignore", "--quiet", "--no-index", probe],  # noqa: S607 - git from PATH
-            cwd=project.root,
-            capture_output=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            not_ignored.append(probe)
+    with tempfile.TemporaryDirectory(prefix="preflight-gitignore-") as scratch:
+        in_git = _inside_a_work_tree(project.root)
+        where = project.root if in_git else _repository_with_gitignore(project, Path(scratch))
+        not_ignored = [
+            probe
+            for probe in probes
+            if subprocess.run(  # noqa: S603 - fixed arguments
+                ["git", "check-ignore", "--quiet", "--no-index", probe],  # noqa: S607 - git from PATH
+                cwd=where,
+                capture_output=True,
+                check=False,
+            ).returncode
+            != 0
+        ]
     if not_ignored:
         return failed(
             Finding(
