@@ -120,6 +120,11 @@ def parameter_default(node: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -
     return defaults.get(name)
 
 
+def class_named(tree: ast.AST, name: str) -> ast.ClassDef | None:
+    """The first class called `name`, anywhere in the tree."""
+    return next((node for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.name == name), None)
+
+
 def method(tree: ast.AST, class_name: str, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
     """`class_name.name`: a same-named function elsewhere in the module is not mistaken for it."""
     for node in ast.walk(tree):

@@ -70,10 +70,12 @@ def dict_entries(text: str, name: str) -> dict[str, Any] | None:
 NOT_LITERAL: Any = object()
 
 
-def settings_default(text: str, field: str) -> tuple[Any, int] | None:
+def settings_default(text: str, field: str, *, lambdas: bool = False) -> tuple[Any, int] | None:
     """The literal default of `field` in the `Settings` class, with its line; `default_factory=list` is [].
 
     None when the field is absent; `(NOT_LITERAL, line)` when its default cannot be read statically.
+    `lambdas` also reads `default_factory=lambda: <literal>` (how a mapping default is written); off,
+    such a default counts as computed, which is what a security default must never silently be.
     """
     for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.ClassDef) and node.name == "Settings":
@@ -84,21 +86,23 @@ def settings_default(text: str, field: str) -> tuple[Any, int] | None:
                     and statement.target.id == field
                     and statement.value is not None
                 ):
-                    return _default_of(statement.value), statement.lineno
+                    return _default_of(statement.value, lambdas), statement.lineno
     return None
 
 
-def _default_of(value: ast.expr) -> Any:
+def _default_of(value: ast.expr, lambdas: bool = False) -> Any:
     if isinstance(value, ast.Call):  # Field(default=...) / Field(default_factory=list)
         for keyword in value.keywords:
             if keyword.arg == "default":
-                return _default_of(keyword.value)
+                return _default_of(keyword.value, lambdas)
             if keyword.arg == "default_factory" and isinstance(keyword.value, ast.Name):
                 return {"list": [], "dict": {}, "set": set()}.get(keyword.value.id, NOT_LITERAL)
+            if lambdas and keyword.arg == "default_factory" and isinstance(keyword.value, ast.Lambda):
+                return _default_of(keyword.value.body, lambdas)
         return NOT_LITERAL
     try:
         return ast.literal_eval(value)
-    except ValueError:
+    except (ValueError, TypeError):
         return NOT_LITERAL
 
 
@@ -142,7 +146,12 @@ def missing_call(
     node = function_of(project, relative, qualified)
     if node is not None and first_call(node, endings) is not None:
         return None
-    return Finding(message, hint, path=location(project, relative), line=node.lineno if node else None)
+    return finding_at(project, relative, node, message, hint)
+
+
+def finding_at(project: Project, relative: str, node: ast.AST | None, message: str, hint: str) -> Finding:
+    """A finding in `src/<package>/<relative>`, on `node`'s line when the node was found at all."""
+    return Finding(message, hint, path=location(project, relative), line=getattr(node, "lineno", None))
 
 
 #: Marks under which pytest does not run a test, or does not let it fail: such a test proves nothing.

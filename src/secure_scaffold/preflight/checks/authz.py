@@ -24,7 +24,6 @@ import yaml
 from .._model import Finding, Outcome, failed, passed, unknown
 from .._project import Project
 from .._registry import register
-from ._python import function
 from ._source import dict_entries, location, missing, source
 from .workflows import workflows
 
@@ -35,6 +34,7 @@ DECLARATIONS = frozenset({"require", "require_login"})
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/auth/login", "/auth/callback", "/auth/logout"})
 PUBLIC_PREFIXES = ("/webhooks/",)
 ROLES_FILE = "policy/roles.yaml"
+LOCAL_ROLES_FILE = "policy/roles.local.yaml"
 NEGATIVE_TESTS = ("tests/test_policy_negative_matrix.py", "tests/test_http_negative_matrix.py")
 
 
@@ -358,22 +358,33 @@ def unreadable_matrix() -> Outcome:
     return failed(Finding(f"{ROLES_FILE} is missing or unreadable", "restore the role-permission matrix", ROLES_FILE))
 
 
-def flagged_actions(document: dict[str, Any], flag: str) -> list[str]:
-    """`resource:action` of every action of the matrix carrying `flag: true` (pii, admin_action)."""
-    return sorted(
-        f"{resource}:{action}"
+def action_flags(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """`resource:action` -> its flags (pii, admin_action, requires_mfa, requires_step_up, ...)."""
+    return {
+        f"{resource}:{action}": as_mapping(flags)
         for resource, spec in as_mapping(document.get("resources")).items()
         for action, flags in as_mapping(as_mapping(spec).get("actions")).items()
-        if as_mapping(flags).get(flag) is True
-    )
+    }
 
 
-def class_named(tree: ast.AST, name: str) -> ast.ClassDef | None:
-    """The first class called `name`, anywhere in the tree."""
-    return next((node for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.name == name), None)
+def flagged_actions(document: dict[str, Any], flag: str) -> list[str]:
+    """`resource:action` of every action of the matrix carrying `flag: true` (pii, admin_action)."""
+    return sorted(permission for permission, flags in action_flags(document).items() if flags.get(flag) is True)
 
 
-def class_method(tree: ast.AST, owner: str, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    """The first function called `name` anywhere inside the first class called `owner`."""
-    cls = class_named(tree, owner)
-    return function(cls, name) if cls is not None else None
+def granted(project: Project, document: dict[str, Any]) -> dict[str, dict[str, list[Any]]]:
+    """role -> permission -> condition names, with what roles.local.yaml adds (the loader merges both)."""
+    roles = as_mapping(document.get("roles"))
+    grants = {role: dict(as_mapping(as_mapping(spec).get("grants"))) for role, spec in roles.items()}
+    local = project.read(LOCAL_ROLES_FILE)
+    if local:
+        try:
+            added = as_mapping(as_mapping(yaml.safe_load(local)).get("grants"))
+        except yaml.YAMLError:
+            added = {}  # the loader refuses the file at start-up; nothing is granted from it
+        for role, extra in added.items():
+            grants.setdefault(role, {}).update(as_mapping(extra))
+    return {
+        role: {permission: as_list(names) for permission, names in permissions.items()}
+        for role, permissions in grants.items()
+    }

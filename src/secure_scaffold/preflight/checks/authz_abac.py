@@ -13,49 +13,28 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-import yaml
-
 from .._model import Finding, Outcome, failed, passed
 from .._project import Project
 from .._registry import register
-from ._python import class_fields, names_used, parse
-from ._source import NOT_LITERAL, location, source
+from ._python import class_fields, class_named, method, names_used, parse
+from ._source import finding_at, location, settings_default, source
 from .authz import (
     REQUIRES,
     ROLES_FILE,
     as_list,
     as_mapping,
-    class_method,
-    class_named,
     flagged_actions,
+    granted,
     roles_document,
     unreadable_matrix,
 )
 
 #: What AUTHZ-05 names: the caller's department and region; the record's owner, department, region, sensitivity.
 ABAC_ATTRIBUTES = {"principal": ("department", "region"), "record": ("owner", "department", "region", "sensitivity")}
-LOCAL_ROLES_FILE = "policy/roles.local.yaml"
 RECORD_FILE = "security/policy/decision.py"
 COMPILED_FILE = "security/policy/compiled.py"
 CLAIMS_SETTING = "oidc_attribute_claims"
 CONDITION_HINT = "use `same: <attr>` (declared for principal and record), `owner: true` or `sensitivity_below: <level>`"
-
-
-def _grants(project: Project, document: dict[str, Any]) -> dict[str, dict[str, list[Any]]]:
-    """role -> permission -> condition names, with what roles.local.yaml adds (the loader merges both)."""
-    roles = as_mapping(document.get("roles"))
-    grants = {role: dict(as_mapping(as_mapping(spec).get("grants"))) for role, spec in roles.items()}
-    local = project.read(LOCAL_ROLES_FILE)
-    if local:
-        try:
-            added = as_mapping(as_mapping(yaml.safe_load(local)).get("grants"))
-        except yaml.YAMLError:
-            added = {}  # the loader refuses the file at start-up; nothing is granted from it
-        for role, extra in added.items():
-            grants.setdefault(role, {}).update(as_mapping(extra))
-    return {
-        role: {permission: as_list(names) for permission, names in granted.items()} for role, granted in grants.items()
-    }
 
 
 def _undeclared_attributes(document: dict[str, Any]) -> list[Finding]:
@@ -170,52 +149,27 @@ def _record_findings(project: Project, document: dict[str, Any]) -> list[Finding
         for name in as_list(as_mapping(document.get("attributes")).get("record"))
         if name not in fields
     ]
-    decide = class_method(
+    decide = method(
         parse(source(project, COMPILED_FILE) or "") or ast.Module(body=[], type_ignores=[]), "CompiledPolicy", "decide"
     )
     if decide is None or "CONDITION_FAILED" not in names_used(decide):
         findings.append(
-            Finding(
+            finding_at(
+                project,
+                COMPILED_FILE,
+                decide,
                 "the compiled decision point never refuses on a failed ABAC condition",
                 "CompiledPolicy.decide must return CONDITION_FAILED when no alternative holds for the record",
-                location(project, COMPILED_FILE),
-                decide.lineno if decide is not None else None,
             )
         )
     return findings
-
-
-def _settings_literal(config: str, field: str) -> tuple[Any, int] | None:
-    """The literal default of a Settings field, with its line; None when the field is absent.
-
-    Unlike `settings_default`, reads `Field(default_factory=lambda: {...})`: the
-    attribute claims are a mapping, written that way. NOT_LITERAL when unreadable.
-    """
-    settings = class_named(parse(config) or ast.Module(body=[], type_ignores=[]), "Settings")
-    for statement in settings.body if settings is not None else []:
-        target = statement.target if isinstance(statement, ast.AnnAssign) else None
-        if isinstance(target, ast.Name) and target.id == field and statement.value is not None:
-            return _literal_default(statement.value), statement.lineno
-    return None
-
-
-def _literal_default(value: ast.expr) -> Any:
-    """`{...}`, `Field(default={...})` or `Field(default_factory=lambda: {...})`; NOT_LITERAL otherwise."""
-    if isinstance(value, ast.Call):
-        keywords = {keyword.arg: keyword.value for keyword in value.keywords}
-        factory = keywords.get("default_factory")
-        value = factory.body if isinstance(factory, ast.Lambda) else keywords.get("default", value)
-    try:
-        return ast.literal_eval(value)
-    except (ValueError, TypeError):
-        return NOT_LITERAL
 
 
 def _claims_findings(project: Project, document: dict[str, Any]) -> list[Finding]:
     """The caller's attributes come from the token: configured claims, wired into the claims mapping."""
     findings = []
     config = source(project, "config.py") or ""
-    default = _settings_literal(config, CLAIMS_SETTING)
+    default = settings_default(config, CLAIMS_SETTING, lambdas=True)
     principal = as_list(as_mapping(document.get("attributes")).get("principal"))
     if default is None:
         findings.append(
@@ -256,7 +210,7 @@ def abac_attributes(project: Project) -> Outcome:
     document = roles_document(project)
     if document is None:
         return unreadable_matrix()
-    grants = _grants(project, document)
+    grants = granted(project, document)
     findings = [
         *_undeclared_attributes(document),
         *_condition_findings(document),

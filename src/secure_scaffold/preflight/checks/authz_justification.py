@@ -16,12 +16,11 @@ from .._model import Finding, Outcome, failed, passed
 from .._project import Project
 from .._registry import register
 from . import _migrations
-from ._python import calls, function, named, parse
-from ._source import constant, location, missing, source
+from ._python import calls, function, method, named, parse
+from ._source import constant, finding_at, location, missing, source
 from .authz import (
     REQUIRES,
     ROLES_FILE,
-    class_method,
     flagged_actions,
     roles_document,
     route_handlers,
@@ -89,37 +88,39 @@ def _dict_keys(node: ast.AST) -> set[str]:
 
 def _audit_findings(project: Project, tree: ast.Module) -> list[Finding]:
     """The audit log refuses an admin action without a justification and records the one it gets."""
-    where = location(project, AUDIT_FILE)
     findings = []
     require = function(tree, "require_justification")
     if require is None or not _refuses_empty(require):
         findings.append(
-            Finding(
+            finding_at(
+                project,
+                AUDIT_FILE,
+                require,
                 f"{AUDIT_FILE} accepts an admin action without a justification",
                 "in require_justification, raise JustificationRequiredError (422) when the permission is an "
                 "admin_action and the stripped justification is empty",
-                where,
-                require.lineno if require is not None else None,
             )
         )
-    append = class_method(tree, "AuditLog", "append")
+    append = method(tree, "AuditLog", "append")
     if append is None or not _checks_before_writing(append):
         findings.append(
-            Finding(
+            finding_at(
+                project,
+                AUDIT_FILE,
+                append,
                 "AuditLog.append writes events without checking the justification first",
                 "call require_justification before the first connection.execute of append",
-                where,
-                append.lineno if append is not None else None,
             )
         )
-    document = class_method(tree, "AuditEvent", "document")
+    document = method(tree, "AuditEvent", "document")
     if document is None or "justification" not in _dict_keys(document):
         findings.append(
-            Finding(
+            finding_at(
+                project,
+                AUDIT_FILE,
+                document,
                 "the audit event's hashed document leaves out the justification",
                 "include `justification` in AuditEvent.document(): it is hashed into the chain and sent to the SIEM",
-                where,
-                document.lineno if document is not None else None,
             )
         )
     return findings

@@ -14,7 +14,7 @@ import ast
 from .._model import Finding, Outcome, failed, passed
 from .._project import Project
 from .._registry import register
-from ._python import calls, first_call, function, keyword, method, module_assignment, parse, raises
+from ._python import calls, class_named, first_call, function, keyword, method, module_assignment, parse, raises
 from ._source import NOT_LITERAL, location, settings_default, source
 from .billing import REQUIRES, module_or_empty, tree_or_problem
 
@@ -165,7 +165,7 @@ def tax_jurisdictions(project: Project) -> Outcome:
     if tree is None:
         return problem  # type: ignore[return-value]
     path = location(project, "billing/tax.py")
-    engine = next((n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == "TableTaxEngine"), None)
+    engine = class_named(tree, "TableTaxEngine")
     decide = method(tree, "TableTaxEngine", "decide")
     if engine is None or decide is None:
         return failed(Finding("no TableTaxEngine.decide in billing/tax.py", "keep the rules table engine", path))

@@ -21,7 +21,7 @@ from .._project import Project
 from .._registry import register
 from . import _migrations
 from ._python import calls, dotted, function, module_assignment, named, parse
-from ._source import constant, location, missing, source
+from ._source import constant, finding_at, location, missing, source
 from .authz import ROLES_FILE, matrix_permissions
 from .data import REQUIRES
 
@@ -341,11 +341,12 @@ def _seal_findings(project: Project, tree: ast.Module) -> list[Finding]:
     if seal is not None and any(named(name, ("encrypt_text", "encrypt")) for name, _ in calls(seal)):
         return []
     return [
-        Finding(
+        finding_at(
+            project,
+            CLASSIFICATION_FILE,
+            seal,
             "seal_row does not encrypt the tagged columns",
             "encrypt every tagged value with the tenant's data key (keyring.encrypt_text) in seal_row",
-            location(project, CLASSIFICATION_FILE),
-            seal.lineno if seal is not None else None,
         )
     ]
 

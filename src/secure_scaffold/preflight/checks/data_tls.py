@@ -18,7 +18,7 @@ from .._project import Project
 from .._registry import register
 from . import _hcl
 from ._python import calls, dotted, function, module_assignment, named, parse
-from ._source import location, missing, source
+from ._source import finding_at, location, missing, source
 from .data import REQUIRES
 from .infra import TerraformFile, terraform_files
 
@@ -134,11 +134,12 @@ def _database_tls_findings(project: Project) -> list[Finding]:
     if demands and used:
         return []
     return [
-        Finding(
+        finding_at(
+            project,
+            "config.py",
+            verifier,
             "production database URLs are not required to use sslmode=verify-full",
             "refuse, when Settings load in production, any database URL whose sslmode is not verify-full",
-            location(project, "config.py"),
-            verifier.lineno if verifier is not None else None,
         )
     ]
 

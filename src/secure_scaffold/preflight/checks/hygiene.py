@@ -43,6 +43,20 @@ def _inside_a_work_tree(root: Path) -> bool:
     return result.returncode == 0 and result.stdout.strip() == "true"
 
 
+def _not_ignored(repository: Path, probes: tuple[str, ...]) -> list[str]:
+    return [
+        probe
+        for probe in probes
+        if subprocess.run(  # noqa: S603 - fixed arguments
+            ["git", "check-ignore", "--quiet", "--no-index", probe],  # noqa: S607 - git from PATH
+            cwd=repository,
+            capture_output=True,
+            check=False,
+        ).returncode
+        != 0
+    ]
+
+
 def _repository_with_gitignore(project: Project, scratch: Path) -> Path:
     """A fresh project (`secure-scaffold new` runs no `git init`) is judged by its own .gitignore."""
     subprocess.run(["git", "init", "-q", str(scratch)], capture_output=True, check=True)  # noqa: S603, S607
@@ -56,20 +70,11 @@ def _repository_with_gitignore(project: Project, scratch: Path) -> Path:
 def env_files_ignored(project: Project) -> Outcome:
     """git ignores `.env` files, so nobody can commit one by accident."""
     probes = (".env", ".env.local", "config/.env.production")
-    with tempfile.TemporaryDirectory(prefix="preflight-gitignore-") as scratch:
-        in_git = _inside_a_work_tree(project.root)
-        where = project.root if in_git else _repository_with_gitignore(project, Path(scratch))
-        not_ignored = [
-            probe
-            for probe in probes
-            if subprocess.run(  # noqa: S603 - fixed arguments
-                ["git", "check-ignore", "--quiet", "--no-index", probe],  # noqa: S607 - git from PATH
-                cwd=where,
-                capture_output=True,
-                check=False,
-            ).returncode
-            != 0
-        ]
+    if _inside_a_work_tree(project.root):
+        not_ignored = _not_ignored(project.root, probes)
+    else:
+        with tempfile.TemporaryDirectory(prefix="preflight-gitignore-") as scratch:
+            not_ignored = _not_ignored(_repository_with_gitignore(project, Path(scratch)), probes)
     if not_ignored:
         return failed(
             Finding(

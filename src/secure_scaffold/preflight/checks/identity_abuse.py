@@ -17,7 +17,7 @@ from .._model import Finding, Outcome, failed, passed
 from .._project import Project
 from .._registry import register
 from ._python import calls, first_call, keyword, named
-from ._source import bounded_default, function_of, location, missing, missing_call, settings_default, source
+from ._source import bounded_default, finding_at, function_of, location, missing, missing_call, settings_default, source
 from .identity import REQUIRES, STEP_UP
 
 STUFFING = "security/stuffing.py"
@@ -151,11 +151,12 @@ def _alert_logged(project: Project) -> list[Finding]:
     if logged:
         return []
     return [
-        Finding(
+        finding_at(
+            project,
+            STUFFING,
+            emit,
             "stuffing alerts are not logged as security_alert warnings, the event SIEM rules page on",
             'log every alert with log.warning("security_alert", kind=..., ...)',
-            path=location(project, STUFFING),
-            line=emit.lineno if emit is not None else None,
         )
     ]
 
@@ -283,22 +284,24 @@ def _challenged_endpoints(project: Project) -> list[Finding]:
     switch = keyword(admit, "challenge") if admit is not None else None
     if admit is None or (isinstance(switch, ast.Constant) and not switch.value):
         findings.append(
-            Finding(
+            finding_at(
+                project,
+                ABUSE,
+                before,
                 "/auth/login never demands a bot challenge",
                 'pass challenge=context.stage == "login" (the IdP callback cannot carry a token)',
-                path=location(project, ABUSE),
-                line=before.lineno if before is not None else None,
             )
         )
     begin = function_of(project, STEP_UP, "_begin")
     admit = first_call(begin, ("admit",)) if begin is not None else None
     if admit is None or keyword(admit, "challenge_token") is None:
         findings.append(
-            Finding(
+            finding_at(
+                project,
+                STEP_UP,
+                begin,
                 "the WebAuthn endpoints never demand a bot challenge",
                 "pass challenge_token=request.headers.get(CHALLENGE_HEADER) to defences.admit in _begin",
-                path=location(project, STEP_UP),
-                line=begin.lineno if begin is not None else None,
             )
         )
     return findings

@@ -12,18 +12,15 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-import yaml
-
 from .._model import Finding, Outcome, failed, passed
 from .._project import Project
 from .._registry import register
 from ._python import calls, dotted, first_call, keyword, named, parse
 from ._source import location, missing, missing_call, source
+from .authz import ROLES_FILE, action_flags, granted, roles_document
 from .identity import REQUIRES, STEP_UP
 
 WEBAUTHN = "security/webauthn.py"
-ROLES_FILE = "policy/roles.yaml"
-LOCAL_ROLES_FILE = "policy/roles.local.yaml"
 #: The roles the control names.
 WEBAUTHN_ROLES = ("admin", "finance")
 #: Permissions that change who may do what or move money: they need step-up whatever their flags say.
@@ -64,38 +61,6 @@ def webauthn_step_up(project: Project) -> Outcome:
     return passed("role changes and money movements of admin and finance need a user-verified WebAuthn step-up")
 
 
-def _matrix(project: Project) -> dict[str, Any] | None:
-    try:
-        document = yaml.safe_load(project.read(ROLES_FILE) or "")
-    except yaml.YAMLError:
-        return None
-    return document if isinstance(document, dict) and isinstance(document.get("resources"), dict) else None
-
-
-def _action_flags(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {
-        f"{resource}:{action}": flags if isinstance(flags, dict) else {}
-        for resource, spec in document["resources"].items()
-        for action, flags in ((spec if isinstance(spec, dict) else {}).get("actions") or {}).items()
-    }
-
-
-def _grants(project: Project, document: dict[str, Any]) -> dict[str, set[str]]:
-    """Role -> permissions, with the additions of policy/roles.local.yaml (the loader merges them too)."""
-    granted = {
-        role: set((spec or {}).get("grants") or {})
-        for role, spec in (document.get("roles") or {}).items()
-        if isinstance(spec, dict)
-    }
-    try:
-        local = yaml.safe_load(project.read(LOCAL_ROLES_FILE) or "") or {}
-    except yaml.YAMLError:
-        local = {}
-    for role, grants in ((local.get("grants") if isinstance(local, dict) else None) or {}).items():
-        granted.setdefault(role, set()).update(grants or {})
-    return granted
-
-
 def _maker_step(permission: str, flags: dict[str, dict[str, Any]]) -> bool:
     """`x:request` of a maker-checker pair moves nothing until `x:approve`, which must step up instead."""
     resource, _, action = permission.partition(":")
@@ -114,10 +79,11 @@ def _yaml_line(text: str, resource: str, action: str) -> int | None:
 
 
 def _step_up_grants(project: Project) -> list[Finding]:
-    document = _matrix(project)
-    if document is None:
+    document = roles_document(project)
+    if document is None or not isinstance(document.get("resources"), dict):
         return [Finding(f"{ROLES_FILE} is missing or unreadable", "restore the role-permission matrix", ROLES_FILE)]
-    flags, grants = _action_flags(document), _grants(project, document)
+    flags = action_flags(document)
+    grants = {role: set(permissions) for role, permissions in granted(project, document).items()}
     text = project.read(ROLES_FILE) or ""
     findings = []
     for permission in sorted(set().union(*(grants.get(role, set()) for role in WEBAUTHN_ROLES))):

@@ -11,6 +11,7 @@ from .._registry import register
 from ._source import (
     bounded_default,
     constant,
+    finding_at,
     function_of,
     location,
     missing,
@@ -180,11 +181,12 @@ def _device_key(project: Project, device: str) -> list[Finding]:
     check = function_of(project, DEVICE, "is_same_device")
     if check is None or "compare_digest" not in ast.unparse(check):
         findings.append(
-            Finding(
+            finding_at(
+                project,
+                DEVICE,
+                check,
                 "the device key is not compared in constant time",
                 "compare the presented key's hash with hmac.compare_digest",
-                path=location(project, DEVICE),
-                line=check.lineno if check is not None else None,
             )
         )
     return findings
@@ -235,11 +237,12 @@ def _binding_at_login(project: Project) -> list[Finding]:
     ]
     if not stored or not all(isinstance(value, ast.Call) for value in stored):
         findings.append(
-            Finding(
+            finding_at(
+                project,
+                STEP_UP,
+                bind,
                 "the session does not store a hash of the device key",
                 "store device_hash(secret) in the session, never the secret the cookie carries",
-                path=location(project, STEP_UP),
-                line=bind.lineno if bind is not None else None,
             )
         )
     return findings
