@@ -13,6 +13,8 @@ from pathlib import Path
 
 import copier
 
+from secure_scaffold.preflight import Outcome, Report, run_preflight
+
 
 def render(template: Path, destination: Path, **answers: object) -> Path:
     copier.run_copy(str(template), destination, data=answers, defaults=True, quiet=True, unsafe=False)
@@ -30,3 +32,11 @@ def edit(project: Path, relative: str, old: str, new: str, *, count: int = -1) -
     text = path.read_text(encoding="utf-8")
     assert old in text, f"{relative} no longer contains {old!r}; update this test"
     path.write_text(text.replace(old, new, count), encoding="utf-8")
+
+
+def check_outcome(project: Path, control: str, check: str) -> tuple[Outcome, Report]:
+    """What check `check` concluded about `control` in a preflight run of that control alone."""
+    report = run_preflight(project, only=[control])
+    (result,) = [result for result in report.results if result.control_id == control]
+    (outcome,) = [found.outcome for found in result.checks if found.check == check]
+    return outcome, report

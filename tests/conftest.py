@@ -11,6 +11,7 @@ from typing import Any
 import copier
 import pytest
 
+import _breakable
 from _render import RenderedMatrix, render_many, snapshot_template
 from secure_scaffold.matrix import full_matrix
 
@@ -33,6 +34,21 @@ def render(template_snapshot: Path, tmp_path: Path) -> Callable[..., Path]:
         return destination
 
     return do_render
+
+
+@pytest.fixture(scope="session")
+def pristine(template_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default answers, rendered once per worker. Read it; break a `_breakable.private_copy` of it."""
+    return _breakable.render(template_snapshot, tmp_path_factory.mktemp("defaults") / "project")
+
+
+@pytest.fixture(scope="session")
+def full(template_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Billing (Stripe), pooled tenancy and the AI features, rendered once per worker; read-only like `pristine`."""
+    destination = tmp_path_factory.mktemp("full") / "project"
+    return _breakable.render(
+        template_snapshot, destination, payment_provider="stripe", tenancy="pooled", ai_features=True
+    )
 
 
 @pytest.fixture(scope="session")

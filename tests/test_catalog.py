@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import copier
 import pytest
 import yaml
 
@@ -455,30 +454,19 @@ def test_json_is_serialisable_and_complete() -> None:
 ProjectFor = Callable[[Control], tuple[Path, Mapping[str, Any]]]
 
 
-def _render(template: Path, destination: Path, data: dict[str, Any]) -> Mapping[str, Any]:
-    copier.run_copy(str(template), destination, data=data, defaults=True, quiet=True, unsafe=False)
-    return yaml.safe_load((destination / ".copier-answers.yml").read_text(encoding="utf-8"))
-
-
 @pytest.fixture(scope="module")
-def project_for(template_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> ProjectFor:
-    """The default project, or (rendered on first need) a full-featured one the control applies to.
+def project_for(pristine: Path, full: Path) -> ProjectFor:
+    """The default project or, when the control does not apply to it, the full-featured one (conftest).
 
-    `template_snapshot` (conftest) is this working tree's copier.yml + template/,
+    Both are rendered from `template_snapshot`, this working tree's copier.yml + template/,
     so uncommitted template changes are what gets checked.
     """
-    root = tmp_path_factory.mktemp("catalog-projects")
-    rendered: dict[str, tuple[Path, Mapping[str, Any]]] = {}
-    candidates = {"defaults": {}, "full": {"ai_features": True, "payment_provider": "stripe", "tenancy": "pooled"}}
-
-    def project(name: str) -> tuple[Path, Mapping[str, Any]]:
-        if name not in rendered:
-            rendered[name] = (root / name, _render(template_snapshot, root / name, candidates[name]))
-        return rendered[name]
+    projects = [
+        (path, yaml.safe_load((path / ".copier-answers.yml").read_text(encoding="utf-8"))) for path in (pristine, full)
+    ]
 
     def pick(control: Control) -> tuple[Path, Mapping[str, Any]]:
-        for name in candidates:
-            path, answers = project(name)
+        for path, answers in projects:
             if control.applies_to(answers):
                 return path, answers
         raise AssertionError(f"{control.id} applies to no rendered project; add answers it applies to")

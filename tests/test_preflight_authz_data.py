@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from _breakable import edit, private_copy, render
+from _breakable import check_outcome, edit, private_copy
 from secure_scaffold.preflight import Status, run_preflight
 
 AUTHZ_CHECKS = {
@@ -21,11 +21,6 @@ AUTHZ_CHECKS = {
 }
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory, template_snapshot: Path) -> Path:
-    return render(template_snapshot, tmp_path_factory.mktemp("authz") / "project")
-
-
 @pytest.fixture
 def project(pristine: Path, tmp_path: Path) -> Path:
     """A private copy of the pristine project, to break in one way."""
@@ -33,10 +28,7 @@ def project(pristine: Path, tmp_path: Path) -> Path:
 
 
 def _outcome(project: Path, control: str):
-    report = run_preflight(project, only=[control])
-    (result,) = [result for result in report.results if result.control_id == control]
-    (check,) = [check for check in result.checks if check.check == AUTHZ_CHECKS[control]]
-    return check.outcome, report
+    return check_outcome(project, control, AUTHZ_CHECKS[control])
 
 
 def test_a_generated_project_passes_every_authz_check(pristine: Path) -> None:

@@ -32,12 +32,6 @@ def _render(tmp_path_factory: pytest.TempPathFactory, template_snapshot: Path, *
 
 
 @pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory, template_snapshot: Path) -> Path:
-    """The defaults: pooled tenancy, Stripe, Casbin, Vault."""
-    return _render(tmp_path_factory, template_snapshot)
-
-
-@pytest.fixture(scope="module")
 def schema_tenancy(tmp_path_factory: pytest.TempPathFactory, template_snapshot: Path) -> Path:
     """Schema tenancy on the cloud's secret manager: the variant whose infrastructure has a KMS key per tenant."""
     return _render(tmp_path_factory, template_snapshot, tenancy="schema", secrets_backend="cloud")

@@ -30,12 +30,6 @@ CHECKS = {
 CONTROLS = tuple(CHECKS)
 
 
-@pytest.fixture(scope="module")
-def full(template_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    destination = tmp_path_factory.mktemp("full") / "project"
-    return render(template_snapshot, destination, payment_provider="stripe", tenancy="pooled", ai_features=True)
-
-
 @pytest.fixture
 def project(full: Path, tmp_path: Path) -> Path:
     """A private copy of the pristine project, to break in one way."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from _breakable import edit, private_copy, render
+from _breakable import check_outcome, edit, private_copy
 from secure_scaffold.preflight import Status, run_preflight
 
 IDENTITY_CHECKS = {
@@ -33,11 +33,6 @@ INSTALL_GUARD = (
 )
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory, template_snapshot: Path) -> Path:
-    return render(template_snapshot, tmp_path_factory.mktemp("identity") / "project")
-
-
 @pytest.fixture
 def project(pristine: Path, tmp_path: Path) -> Path:
     """A private copy of the pristine project, to break in one way."""
@@ -45,10 +40,7 @@ def project(pristine: Path, tmp_path: Path) -> Path:
 
 
 def _outcome(project: Path, control: str):
-    report = run_preflight(project, only=[control])
-    (result,) = [result for result in report.results if result.control_id == control]
-    (check,) = [check for check in result.checks if check.check == IDENTITY_CHECKS[control]]
-    return check.outcome, report
+    return check_outcome(project, control, IDENTITY_CHECKS[control])
 
 
 def _assert_passes_every_identity_check(project: Path) -> None:
