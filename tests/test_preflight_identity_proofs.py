@@ -136,6 +136,10 @@ def test_another_answer_combination_passes_them_too(template_snapshot: Path, tmp
         ("AUTH-14", STEP_UP,
          INSTALL_GUARD, "del defences",
          "the login defences are not installed on /auth/login and /auth/callback"),
+        ("AUTH-14", "infra/terraform/modules/runtime/alarms.tf",
+         "metric_name         = aws_cloudwatch_log_metric_filter.security_alerts.metric_transformation[0].name",
+         'metric_name         = "CPUUtilization"',
+         "nothing alarms on security_alert log lines: a credential-stuffing run pages nobody"),
         # AUTH-15: challenged endpoints, a gate that verifies, siteverify failing closed, a low threshold.
         ("AUTH-15", BOT, 'error=type(error).__name__)\n            return False',
          'error=type(error).__name__)\n            return True',

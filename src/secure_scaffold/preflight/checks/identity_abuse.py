@@ -19,6 +19,7 @@ from .._registry import register
 from ._python import calls, first_call, keyword, named
 from ._source import bounded_default, finding_at, function_of, location, missing, missing_call, settings_default, source
 from .identity import REQUIRES, STEP_UP
+from .monitoring import RUNTIME_MODULE, log_event_alarms
 
 STUFFING = "security/stuffing.py"
 ABUSE = "security/abuse.py"
@@ -76,9 +77,25 @@ def stuffing_detection(project: Project) -> Outcome:
     ]
     installed = _defences_installed(project)
     findings += [installed] if installed else []
+    findings += _alert_pages(project)
     if findings:
         return failed(*findings)
     return passed("login attempts and failures are counted per source; spikes raise security_alert log events")
+
+
+def _alert_pages(project: Project) -> list[Finding]:
+    """Where the project deploys with this template's Terraform, a `security_alert` line pages someone."""
+    if not (project.root / RUNTIME_MODULE).is_dir():
+        return []  # deployed some other way: the log event is what the app can promise
+    if log_event_alarms(project, "security_alert"):
+        return []
+    return [
+        Finding(
+            "nothing alarms on security_alert log lines: a credential-stuffing run pages nobody",
+            "count them with an aws_cloudwatch_log_metric_filter and alarm on the first one",
+            path=RUNTIME_MODULE,
+        )
+    ]
 
 
 #: The stuffing pipeline: attempts and failures are counted, and thresholds raise alerts.

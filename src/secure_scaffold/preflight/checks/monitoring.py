@@ -106,22 +106,34 @@ def siem_forwarding(project: Project) -> Outcome:
     return passed("audit-forward runs in every task, streams to APP_SIEM_URL, and a stalled backlog alarms")
 
 
+def log_event_alarms(project: Project, event: str) -> list[str] | None:
+    """The runtime module's alarms on a metric its log group takes from `event` log lines.
+
+    None when no metric filter takes one at all; otherwise the alarms' bodies (maybe none).
+    The app writes JSON log lines (`{"event": ...}`); an event that must page someone
+    becomes a metric (aws_cloudwatch_log_metric_filter) and an alarm that references it.
+    """
+    module = project.root / RUNTIME_MODULE
+    terraform = "\n".join(path.read_text(encoding="utf-8") for path in sorted(module.glob("*.tf")))
+    filters = [name for name, body in METRIC_FILTER.findall(terraform) if f'\\"{event}\\"' in body]
+    if not filters:
+        return None
+    return [body for _, body in ALARM.findall(terraform) if _watches(body, filters)]
+
+
 def _backlog_alarm_findings(project: Project) -> list[Finding]:
     """The forwarder is not essential to serving, so only an alarm tells that audit events stopped flowing.
 
     It must watch the `siem_backlog` metric and treat missing data as breaching (a dead
     forwarder reports nothing at all).
     """
-    module = project.root / RUNTIME_MODULE
-    terraform = "\n".join(path.read_text(encoding="utf-8") for path in sorted(module.glob("*.tf")))
     hint = (
         "turn the forwarder's `siem_backlog` log lines into a metric (aws_cloudwatch_log_metric_filter) and "
         'alarm on it with treat_missing_data = "breaching"'
     )
-    filters = [name for name, body in METRIC_FILTER.findall(terraform) if '\\"siem_backlog\\"' in body]
-    if not filters:
+    alarms = log_event_alarms(project, "siem_backlog")
+    if alarms is None:
         return [Finding("no metric is taken from the forwarder's siem_backlog reports", hint, path=RUNTIME_MODULE)]
-    alarms = [body for _, body in ALARM.findall(terraform) if _watches(body, filters)]
     if not alarms:
         return [Finding("nothing alarms on the SIEM backlog: a stalled forwarder goes unnoticed", hint, RUNTIME_MODULE)]
     if not any(re.search(r'treat_missing_data\s*=\s*"breaching"', body) for body in alarms):
