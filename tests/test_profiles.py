@@ -11,6 +11,7 @@ import copier
 import pytest
 import yaml
 
+from _suites import assert_suite_passed, run_generated_tests
 from secure_scaffold.errors import ProfileError
 from secure_scaffold.preflight import Status, run_preflight
 from secure_scaffold.profiles import init_profile, load_profile, parse_profile
@@ -114,6 +115,21 @@ def test_drift_from_a_lock_fails_preflight(profile_file, template_snapshot, tmp_
     expected = "secrets_backend is 'cloud', but the 'acme-platform' profile locks it to 'vault'"
     assert [finding.message for finding in result.findings] == [expected]
     assert not report.ok
+
+
+def test_the_projects_own_lock_test_fails_on_drift(profile_file, template_snapshot, tmp_path) -> None:
+    """GOV-05's generated test: passes on the answers the profile locks, fails once one drifts."""
+    project = tmp_path / "app"
+    assert _new(project, template_snapshot, "--profile", str(profile_file)).returncode == 0
+    lock_test = "tests/test_governance.py::test_the_answers_keep_every_lock_of_the_recorded_profile"
+    assert_suite_passed(run_generated_tests(project, lock_test))
+    answers_file = project / ".copier-answers.yml"
+    answers_file.write_text(
+        re.sub(r"^secrets_backend: vault$", "secrets_backend: cloud", answers_file.read_text(), flags=re.M)
+    )
+    drifted = run_generated_tests(project, lock_test)
+    assert drifted.returncode == 1
+    assert "secrets_backend is 'cloud', locked to 'vault'" in drifted.stdout
 
 
 def test_editing_the_recorded_profile_does_not_fool_preflight_given_the_org_profile(
