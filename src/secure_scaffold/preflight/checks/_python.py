@@ -120,6 +120,20 @@ def parameter_default(node: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -
     return defaults.get(name)
 
 
+def assigned(node: ast.AST, target: type[ast.Name] | type[ast.Attribute]) -> dict[str, ast.expr]:
+    """`name = value` (target ast.Name) or `<anything>.name = value` (ast.Attribute) under `node`, by name.
+
+    A value built first and passed by name is still read where it was built.
+    """
+    return {
+        (found.id if isinstance(found, ast.Name) else found.attr): statement.value
+        for statement in ast.walk(node)
+        if isinstance(statement, ast.Assign)
+        for found in statement.targets
+        if isinstance(found, target)
+    }
+
+
 def class_named(tree: ast.AST, name: str) -> ast.ClassDef | None:
     """The first class called `name`, anywhere in the tree."""
     return next((node for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.name == name), None)

@@ -18,7 +18,7 @@ from .._model import Finding, Outcome, failed, passed
 from .._project import Project
 from .._registry import register
 from . import _migrations
-from ._python import calls, dotted, named, parse
+from ._python import assigned, calls, dotted, named, parse
 from ._source import location, missing, source
 from .data import REQUIRES
 from .infra import terraform_files
@@ -29,17 +29,6 @@ KEY_TABLE = "tenant_keys"
 KMS_PER_TENANT = frozenset({"schema", "silo"})
 _AEAD = re.compile(r"(?:\w+\.)*(?:AESGCM|AESGCMSIV|AESCCM|AESOCB3|ChaCha20Poly1305)\(\)\.(?:encrypt|decrypt)")
 _TENANT_FILTER = re.compile(r"\btenant_id\s*=\s*:tenant\b", re.IGNORECASE)
-
-
-def _assignments(node: ast.AST) -> dict[str, ast.expr]:
-    """`name = value` statements under `node`: a context built first and passed by name is still read."""
-    return {
-        target.id: statement.value
-        for statement in ast.walk(node)
-        if isinstance(statement, ast.Assign)
-        for target in statement.targets
-        if isinstance(target, ast.Name)
-    }
 
 
 def _returns_tenant(helper: ast.FunctionDef) -> bool:
@@ -116,7 +105,8 @@ def _binding_findings(project: Project, tree: ast.Module) -> list[Finding]:
             call.lineno,
         )
         for method, call, kind in operations
-        if (bound := _bound_argument(call, kind)) is None or not _binds_tenant(bound, _assignments(method), helpers)
+        if (bound := _bound_argument(call, kind)) is None
+        or not _binds_tenant(bound, assigned(method, ast.Name), helpers)
     ]
     if not any(kind == "ciphertext" for _, _, kind in operations):
         findings.append(

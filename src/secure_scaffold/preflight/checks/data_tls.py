@@ -17,7 +17,7 @@ from .._model import Finding, Outcome, failed, passed
 from .._project import Project
 from .._registry import register
 from . import _hcl
-from ._python import calls, dotted, function, module_assignment, named, parse
+from ._python import assigned, calls, dotted, function, module_assignment, named, parse
 from ._source import finding_at, location, missing, source
 from .data import REQUIRES
 from .infra import TerraformFile, terraform_files
@@ -32,17 +32,6 @@ _POSTGRES_URL = re.compile(r"postgres(?:ql)?(?:\+\w+)?://[^\s\"']*")
 _PLAIN_REDIS = re.compile(r"\bredis://")
 
 
-def _assigned_attributes(node: ast.AST) -> dict[str, ast.expr]:
-    """`<anything>.<attr> = value` under `node`, by attribute name."""
-    return {
-        target.attr: statement.value
-        for statement in ast.walk(node)
-        if isinstance(statement, ast.Assign)
-        for target in statement.targets
-        if isinstance(target, ast.Attribute)
-    }
-
-
 def _client_context_findings(project: Project, tree: ast.Module) -> list[Finding]:
     """security/tls.py's client context refuses TLS below 1.2 and verifies certificate and host name."""
     where = location(project, TLS_FILE)
@@ -50,14 +39,14 @@ def _client_context_findings(project: Project, tree: ast.Module) -> list[Finding
     builder = function(tree, "client_context")
     if builder is None:
         return [Finding(f"{TLS_FILE} defines no client_context()", "build outbound TLS contexts in one place", where)]
-    assigned = _assigned_attributes(builder)
-    version = assigned.get("minimum_version")
+    settings = assigned(builder, ast.Attribute)
+    version = settings.get("minimum_version")
     if isinstance(version, ast.Name) and version.id == "MINIMUM_VERSION":
         version = floor
     checks = {
         "does not refuse TLS below 1.2": isinstance(version, ast.Attribute) and version.attr in MODERN_TLS,
-        "does not verify the server's host name": getattr(assigned.get("check_hostname"), "value", None) is True,
-        "does not require a server certificate": getattr(assigned.get("verify_mode"), "attr", "") == "CERT_REQUIRED",
+        "does not verify the server's host name": getattr(settings.get("check_hostname"), "value", None) is True,
+        "does not require a server certificate": getattr(settings.get("verify_mode"), "attr", "") == "CERT_REQUIRED",
     }
     return [
         Finding(
