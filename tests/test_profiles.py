@@ -117,6 +117,23 @@ def test_drift_from_a_lock_fails_preflight(profile_file, template_snapshot, tmp_
     assert not report.ok
 
 
+def test_one_preflight_step_with_the_org_profile_does_not_vouch_for_another(
+    profile_file, template_snapshot, tmp_path
+) -> None:
+    project = tmp_path / "app"
+    assert _new(project, template_snapshot, "--profile", str(profile_file)).returncode == 0
+    ci = project / ".github" / "workflows" / "ci.yml"
+    step = "      - name: Keep the evidence bundle\n"
+    assert ci.read_text().count(step) == 1
+    second = "      - name: A second preflight\n        run: secure-scaffold preflight . --format json\n"
+    ci.write_text(ci.read_text().replace(step, second + step))
+    result = run_preflight(project, only=["GOV-05"]).results[0]
+    assert result.status is Status.FAILED
+    assert [(finding.message, finding.path) for finding in result.findings] == [
+        ("ci.yml runs preflight without the organisation's profile", ".github/workflows/ci.yml")
+    ]
+
+
 def test_the_projects_own_lock_test_fails_on_drift(profile_file, template_snapshot, tmp_path) -> None:
     """GOV-05's generated test: passes on the answers the profile locks, fails once one drifts."""
     project = tmp_path / "app"

@@ -9,7 +9,10 @@ from .workflows import workflows
 
 
 def _preflights_without_the_org_profile(project: Project) -> list[Finding]:
-    """Workflows that run preflight but never pass `--profile`: they trust the editable recorded copy."""
+    """Preflight steps that never pass `--profile`: they trust the editable recorded copy.
+
+    Judged step by step, so one step with `--profile` does not vouch for another without it.
+    """
     return [
         Finding(
             f"{workflow.path.name} runs preflight without the organisation's profile",
@@ -18,7 +21,11 @@ def _preflights_without_the_org_profile(project: Project) -> list[Finding]:
             line=workflow.line_of("secure-scaffold preflight"),
         )
         for workflow in workflows(project)
-        if "secure-scaffold preflight" in workflow.runs and "--profile" not in workflow.runs
+        if any(
+            "secure-scaffold preflight" in run and "--profile" not in run
+            for job in workflow.jobs.values()
+            for run in (str(step.get("run", "")) for step in workflow.steps(job))
+        )
     ]
 
 
