@@ -126,7 +126,7 @@ def test_a_log_renderer_without_redaction_fails_data_06(project: Path) -> None:
     assert all(finding.path and finding.path.endswith("log.py") for finding in result.findings)
 
 
-# ------------------------------------------------------------------ governance (GOV-01..03)
+# ------------------------------------------------------------------ governance (GOV-01..03, GOV-06)
 
 WORKFLOW = ".github/workflows/control-review.yml"
 
@@ -140,6 +140,11 @@ WORKFLOW = ".github/workflows/control-review.yml"
         ("GOV-01", WORKFLOW, '"0 9 1 1,4,7,10 *"', '"0 9 1 1 *"', "runs preflight at least quarterly"),
         ("GOV-03", WORKFLOW, "retention-days: 400", "retention-days: 30", "keeps them a year"),
         ("GOV-03", WORKFLOW, "control_outcomes.py trend", "cat", "compares them over time"),
+        ("GOV-06", "docs/threat-model.md", "::test_a_replayed_callback_is_refused`",
+         "::test_a_callback_that_was_never_written`", "names tests/test_auth_routes.py::test_a_callback_that_was_never"),
+        ("GOV-06", "docs/threat-model.md", "| `tests/test_auth_routes.py::test_a_replayed_callback_is_refused` |",
+         "| (manual review) |", "abuse case TM-AUTH-01 names no test"),
+        ("GOV-06", "docs/threat-model.md", "| TM-AUTH-02 |", "| TM-AUTH-01 |", "abuse case TM-AUTH-01 is listed twice"),
     ],
 )  # fmt: skip
 def test_breaking_governance_fails_its_control(project: Path, control, relative, old, new, message) -> None:
@@ -248,3 +253,10 @@ def test_breaking_sessions_or_monitoring_fails_the_control(project: Path, contro
     assert result.status is Status.FAILED
     assert any(message in finding.message for finding in result.findings), [f.message for f in result.findings]
     assert control in [failure.control_id for failure in report.blocking_failures]
+
+
+def test_without_a_threat_model_gov_06_fails(project: Path) -> None:
+    (project / "docs" / "threat-model.md").unlink()
+    (result,) = run_preflight(project, only=["GOV-06"]).results
+    assert result.status is Status.FAILED
+    assert result.findings[0].message == "docs/threat-model.md is missing"

@@ -129,3 +129,81 @@ def outcomes_measured(project: Project) -> Outcome:
             path=WORKFLOWS,
         )
     )
+
+
+# ------------------------------------------------------------------ GOV-06 the threat model
+
+THREAT_MODEL = "docs/threat-model.md"
+#: A table row of an abuse case: `| TM-... | actor | asset | attack | controls | refused by |`.
+_ABUSE_ROW = re.compile(r"^\|\s*(TM-[A-Z]+-\d+)\s*\|(.*)\|\s*$")
+_TEST_ID = re.compile(r"`(tests/[\w/.-]+\.py)::(\w+)(?:\[[^\]]*\])?`")
+
+
+def _defines_test(source: str, name: str) -> bool:
+    return re.search(rf"^(?:async\s+)?def {re.escape(name)}\(", source, re.MULTILINE) is not None
+
+
+def _abuse_case_findings(project: Project, text: str) -> tuple[int, list[Finding]]:
+    """How many abuse cases the page lists, and what is wrong with them."""
+    findings: list[Finding] = []
+    seen: set[str] = set()
+    cases = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _ABUSE_ROW.match(line)
+        if not match:
+            continue
+        cases += 1
+        case, cells = match.group(1), match.group(2)
+        if case in seen:
+            findings.append(
+                Finding(f"abuse case {case} is listed twice", "give each row its own id", THREAT_MODEL, number)
+            )
+        seen.add(case)
+        tests = _TEST_ID.findall(cells.rsplit("|", 1)[-1])
+        if not tests:
+            findings.append(
+                Finding(
+                    f"abuse case {case} names no test that proves it is refused",
+                    "end the row with `tests/<file>.py::<test>`, the negative test of the attack",
+                    THREAT_MODEL,
+                    number,
+                )
+            )
+        for relative, name in tests:
+            source = project.read(relative)
+            if source is None or not _defines_test(source, name):
+                findings.append(
+                    Finding(
+                        f"abuse case {case} names {relative}::{name}, which does not exist",
+                        "point the row at the test that refuses the attack, or write that test",
+                        THREAT_MODEL,
+                        number,
+                    )
+                )
+    return cases, findings
+
+
+@register("governance.threat_model", controls=("GOV-06",))
+def threat_model(project: Project) -> Outcome:
+    """docs/threat-model.md lists abuse cases, and every one names a negative test that exists."""
+    text = project.read(THREAT_MODEL)
+    if text is None:
+        return failed(
+            Finding(
+                f"{THREAT_MODEL} is missing",
+                "list the actors, assets and abuse cases, each with the test that proves it is refused",
+                path=THREAT_MODEL,
+            )
+        )
+    cases, findings = _abuse_case_findings(project, text)
+    if cases == 0:
+        findings.append(
+            Finding(
+                f"{THREAT_MODEL} lists no abuse case",
+                "add rows `| TM-<AREA>-NN | actor | asset | attack | controls | `tests/...::test_...` |`",
+                path=THREAT_MODEL,
+            )
+        )
+    if findings:
+        return failed(*findings)
+    return passed(f"{cases} abuse cases, each proven by a test that exists")
