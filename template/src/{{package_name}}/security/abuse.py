@@ -33,7 +33,8 @@ the app's own refusals are not counted.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
@@ -105,14 +106,29 @@ def build_verifier(
             verify_url=settings.bot_challenge_verify_url,
             expected_hostname=urlsplit(settings.base_url).hostname,
         )
-    secrets.get(KEY_SOURCE)  # the signing key's source must exist now, not at the first challenge
     return ProofOfWork(
         redis,
-        lambda: derive_key(secrets.get(KEY_SOURCE)),  # read per use: a rotated secret takes effect
+        _signing_key(secrets),
         key_prefix=settings.redis_key_prefix,
         difficulty=settings.bot_challenge_difficulty,
         clock=clock,
     )
+
+
+def _signing_key(secrets: SecretsProvider, *, refresh_seconds: float = 60.0) -> Callable[[], bytes]:
+    """The proof of work's key, derived now (a missing secret stops the start) and re-derived once a minute.
+
+    A flood of challenges must not become a flood of secrets-backend reads, and a rotated
+    `oidc_client_secret` still takes effect without a restart.
+    """
+    state = {"key": derive_key(secrets.get(KEY_SOURCE)), "at": time.monotonic()}
+
+    def key() -> bytes:
+        if time.monotonic() - state["at"] >= refresh_seconds:
+            state["key"], state["at"] = derive_key(secrets.get(KEY_SOURCE)), time.monotonic()
+        return state["key"]
+
+    return key
 
 
 def build_login_defences(
