@@ -75,9 +75,7 @@ def _deny_all_verifiers(project: Project) -> list[Finding]:
 
 def _always_false(function: ast.FunctionDef) -> bool:
     returns = [node for node in ast.walk(function) if isinstance(node, ast.Return)]
-    return bool(returns) and all(
-        isinstance(node.value, ast.Constant) and node.value.value is False for node in returns
-    )
+    return bool(returns) and all(isinstance(node.value, ast.Constant) and node.value.value is False for node in returns)
 
 
 def _proof_of_work(project: Project, config: str) -> list[Finding]:
