@@ -243,6 +243,13 @@ ALARMS_TF = "infra/terraform/modules/runtime/alarms.tf"
          "no alert rule PAY001 (payout edits)"),
         ("MON-03", f"{PACKAGE}/security/audit.py", "evaluate_alerts(", "skip_alerts(",
          "the audit log never evaluates the alert rules"),
+        ("MON-03", f"{PACKAGE}/security/alerts.py",
+         '@alert_rule("AUTHZ003", severity="high", title="Refused admin action", '
+         "per_actor_window=REFUSAL_ALERT_WINDOW_SECONDS)",
+         '@alert_rule("AUTHZ003", severity="high", title="Refused admin action")',
+         "AUTHZ003 is not aggregated per actor: any member can flood the pager with refused admin actions"),
+        ("MON-03", f"{PACKAGE}/web/authz.py", "AuditLog(point.matrix, counter=counter)", "AuditLog(point.matrix)",
+         "the audit log counts no alert windows: AUTHZ003 pages on every refused request"),
     ],
 )  # fmt: skip
 def test_breaking_sessions_or_monitoring_fails_the_control(project: Path, control, relative, old, new, message) -> None:

@@ -7,6 +7,8 @@ never carry SQL, stack traces or secret values.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class AppError(Exception):
     """Root of every error the application raises on purpose."""
@@ -54,12 +56,21 @@ class RateLimitedError(AppError):
 
 
 class ChallengeRequiredError(AppError):
-    """Recent failures call for a solved bot challenge before another attempt."""
+    """Recent failures, or a flood, call for a solved bot challenge before another attempt.
+
+    `challenge` is what the client needs to solve one (security/bot_challenge.py), shown to it as is.
+    """
 
     code = "challenge_required"
 
-    def __init__(self, detail: str = "solve the bot challenge and retry with its token") -> None:
+    def __init__(
+        self,
+        detail: str = "solve the bot challenge and retry with its token",
+        *,
+        challenge: Mapping[str, object] | None = None,
+    ) -> None:
         super().__init__(detail)
+        self.challenge = dict(challenge or {})
 
 
 class StepUpRequiredError(AppError):
