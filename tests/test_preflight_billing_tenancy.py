@@ -155,6 +155,16 @@ BREAKS = [
         "CheckoutBody.amount lets the client choose", f"{PACKAGE}/web/routes/billing.py", id="client-amount",
     ),
     pytest.param(
+        "PAY-07", "billing.server_side_amounts", f"{PACKAGE}/billing/webhooks.py",
+        "matches = paid_as_priced(event, expected.due_now_minor, expected.currency)", "matches = True",
+        "marks a checkout paid without comparing", f"{PACKAGE}/billing/webhooks.py", id="checkout-amount-unchecked",
+    ),
+    pytest.param(
+        "PAY-07", "billing.server_side_amounts", f"{PACKAGE}/billing/webhooks.py",
+        "if priced is None or paid_as_priced(event, priced.amount_minor, priced.currency):", "if True:",
+        "renewal is applied without comparing", f"{PACKAGE}/billing/webhooks.py", id="renewal-amount-unchecked",
+    ),
+    pytest.param(
         "PAY-08", "billing.discount_caps", f"{PACKAGE}/config.py",
         "billing_max_discount_percent: int = Field(default=50,",
         "billing_max_discount_percent: int = Field(default=100,",
