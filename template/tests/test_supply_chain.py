@@ -412,22 +412,38 @@ args = [a for a in sys.argv[1:] if a not in ("--output", "json")]
 with open(os.environ["FAKE_AWS_LOG"], "a") as log:
     log.write(json.dumps(args) + "\n")
 command = " ".join(args[:2])
-definition = {"taskDefinitionArn": "arn:td/app:7", "family": "app", "revision": 7, "status": "ACTIVE",
-              "containerDefinitions": [{"name": "app", "image": "old@sha256:" + "0" * 64}]}
+old = "ghcr.io/acme/app@sha256:" + "0" * 64
+def container(name, image):
+    return {"name": name, "image": image, "command": ["python", "-m", "app", name]}
+if command == "ecs describe-task-definition" and args[-1].startswith("app-drift"):
+    definition = {"taskDefinitionArn": "arn:td/app-drift:3", "family": "app-drift", "revision": 3,
+                  "containerDefinitions": [container("drift", os.environ.get("FAKE_DRIFT_IMAGE", old))]}
+else:
+    definition = {"taskDefinitionArn": "arn:td/app:7", "family": "app", "revision": 7, "status": "ACTIVE",
+                  "containerDefinitions": [container("app", old),
+                                           container("audit-forward", os.environ.get("FAKE_SIDECAR_IMAGE", old))]}
 if command == "ecs describe-services":
     print(json.dumps({"services": [{"taskDefinition": "arn:td/app:7",
         "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}}]}))
 elif command == "ecs describe-task-definition":
     print(json.dumps({"taskDefinition": definition}))
 elif command == "ecs register-task-definition":
-    with open(os.environ["FAKE_AWS_LOG"] + ".registered", "w") as kept:
-        kept.write(open(args[-1].removeprefix("file://")).read())
-    print(json.dumps({"taskDefinition": {"taskDefinitionArn": "arn:td/app:8"}}))
+    registered = open(args[-1].removeprefix("file://")).read()
+    with open(os.environ["FAKE_AWS_LOG"] + ".registered", "a") as kept:
+        kept.write(registered.replace("\n", " ") + "\n")
+    family = json.loads(registered)["family"]
+    print(json.dumps({"taskDefinition": {"taskDefinitionArn": f"arn:td/{family}:8"}}))
 elif command == "ecs run-task":
     print(json.dumps({"tasks": [{"taskArn": "arn:task/1"}], "failures": []}))
+elif command == "ecs list-tasks":
+    print(json.dumps({"taskArns": ["arn:task/a", "arn:task/b"]}))
 elif command == "ecs describe-tasks":
     code = int(os.environ.get("FAKE_TASK_EXIT", "0"))
-    print(json.dumps({"tasks": [{"containers": [{"name": "app", "exitCode": code}]}]}))
+    digest = os.environ.get("FAKE_RUNNING_DIGEST", "sha256:" + "ab" * 32)
+    names = ("app", "audit-forward", "drift")
+    print(json.dumps({"tasks": [{"taskArn": arn, "taskDefinitionArn": os.environ.get("FAKE_RUNNING_TD", "arn:td/app:8"),
+        "containers": [{"name": n, "exitCode": code, "imageDigest": digest} for n in names]}
+        for arn in args[args.index("--tasks") + 1:]]}))
 """
 
 
@@ -444,30 +460,25 @@ def fake_aws(tmp_path: Path) -> tuple[dict[str, str], Path]:
 
 
 def _calls(log: Path) -> list[list[str]]:
-    return [json.loads(line) for line in log.read_text().splitlines()]
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def _registered(log: Path) -> list[dict]:
+    kept = log.with_name("aws.log.registered")
+    return [json.loads(line) for line in kept.read_text().splitlines()] if kept.exists() else []
+
+
+IMAGE = f"ghcr.io/acme/app@{DIGEST}"
 
 
 def test_migrations_run_in_a_new_revision_of_the_verified_digest(fake_aws) -> None:
     env, log = fake_aws
-    image = f"ghcr.io/acme/app@{DIGEST}"
-    args = [
-        "run-task",
-        "--cluster",
-        "c",
-        "--service",
-        "s",
-        "--family",
-        "app-migrate",
-        "--image",
-        image,
-        "--",
-        "migrate",
-    ]
+    args = ["run-task", "--cluster", "c", "--service", "s", "--family", "app-migrate", "--image", IMAGE, "--", "migrate"]
     result = _script("ecs_release.py", *args, env=env)
     assert result.returncode == 0, result.stderr
     calls = _calls(log)
-    registered = json.loads(log.with_name("aws.log.registered").read_text())
-    assert registered["containerDefinitions"][0]["image"] == image
+    (registered,) = _registered(log)
+    assert [container["image"] for container in registered["containerDefinitions"]] == [IMAGE, IMAGE]
     assert not {"taskDefinitionArn", "revision", "status"} & set(registered), "read-only fields must not be re-sent"
     run = next(call for call in calls if call[:2] == ["ecs", "run-task"])
     assert run[run.index("--task-definition") + 1] == "arn:td/app:8"
@@ -478,7 +489,7 @@ def test_migrations_run_in_a_new_revision_of_the_verified_digest(fake_aws) -> No
 
 def test_a_failed_migration_fails_the_job(fake_aws) -> None:
     env, _ = fake_aws
-    args = ["run-task", "--cluster", "c", "--service", "s", "--image", f"ghcr.io/acme/app@{DIGEST}", "--", "migrate"]
+    args = ["run-task", "--cluster", "c", "--service", "s", "--image", IMAGE, "--", "migrate"]
     result = _script("ecs_release.py", *args, env={**env, "FAKE_TASK_EXIT": "3"})
     assert result.returncode == 3
 
@@ -495,15 +506,89 @@ def test_an_image_by_tag_is_refused(fake_aws) -> None:
 
 def test_deploy_rolls_out_the_digest_and_waits_for_stability(fake_aws) -> None:
     env, log = fake_aws
-    image = f"ghcr.io/acme/app@{DIGEST}"
-    assert (
-        _script("ecs_release.py", "deploy", "--cluster", "c", "--service", "s", "--image", image, env=env).returncode
-        == 0
-    )
+    result = _script("ecs_release.py", "deploy", "--cluster", "c", "--service", "s", "--image", IMAGE, env=env)
+    assert result.returncode == 0, result.stderr
     calls = _calls(log)
     update = next(call for call in calls if call[:2] == ["ecs", "update-service"])
     assert update[update.index("--task-definition") + 1] == "arn:td/app:8"
-    assert calls[-1][:3] == ["ecs", "wait", "services-stable"]
+    assert ["ecs", "wait", "services-stable", "--cluster", "c", "--services", "s"] in calls
+    assert calls[-1][:2] == ["ecs", "describe-tasks"], "the roll-out is checked after the service is stable"
+
+
+def test_every_container_of_the_task_runs_the_verified_digest(fake_aws) -> None:
+    """The audit-forward sidecar shares the task role: it gets the verified digest too, not Terraform's image."""
+    env, log = fake_aws
+    result = _script("ecs_release.py", "deploy", "--cluster", "c", "--service", "s", "--image", IMAGE, env=env)
+    assert result.returncode == 0, result.stderr
+    (registered,) = _registered(log)
+    assert {c["name"]: c["image"] for c in registered["containerDefinitions"]} == {
+        "app": IMAGE,
+        "audit-forward": IMAGE,
+    }
+
+
+def test_a_container_from_another_repository_is_refused(fake_aws) -> None:
+    """A sidecar nobody verified would run with the task role next to the verified app: refuse, register nothing."""
+    env, log = fake_aws
+    sidecar = "docker.io/someone/forwarder@sha256:" + "cd" * 32
+    result = _script(
+        "ecs_release.py", "deploy", "--cluster", "c", "--service", "s", "--image", IMAGE,
+        env={**env, "FAKE_SIDECAR_IMAGE": sidecar},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f"container(s) audit-forward ({sidecar}) do not come from ghcr.io/acme/app" in result.stderr
+    assert _registered(log) == []
+    assert not any(call[:2] == ["ecs", "update-service"] for call in _calls(log))
+
+
+def test_a_roll_out_that_runs_another_digest_fails(fake_aws) -> None:
+    """After `services-stable`, every running task is read back: a container on another digest fails the deploy."""
+    env, _ = fake_aws
+    other = "sha256:" + "ef" * 32
+    result = _script(
+        "ecs_release.py", "deploy", "--cluster", "c", "--service", "s", "--image", IMAGE,
+        env={**env, "FAKE_RUNNING_DIGEST": other},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f"app: {other}" in result.stderr
+    stale = _script(
+        "ecs_release.py", "deploy", "--cluster", "c", "--service", "s", "--image", IMAGE,
+        env={**env, "FAKE_RUNNING_TD": "arn:td/app:7"},
+    )  # fmt: skip
+    assert stale.returncode == 1
+    assert "runs something other than arn:td/app:8" in stale.stderr
+
+
+def test_deploy_registers_the_other_families_on_the_same_digest(fake_aws) -> None:
+    """The drift task definition follows every deploy, so the nightly drift check runs the deployed image."""
+    env, log = fake_aws
+    args = ["deploy", "--cluster", "c", "--service", "s", "--image", IMAGE, "--also-family", "app-drift"]
+    assert _script("ecs_release.py", *args, env=env).returncode == 0
+    drift = next(d for d in _registered(log) if d["family"] == "app-drift")
+    assert [c["image"] for c in drift["containerDefinitions"]] == [IMAGE]
+
+
+def test_a_task_with_a_fixed_command_runs_without_overrides(fake_aws) -> None:
+    """The nightly drift task: nothing after `--`, so no containerOverrides and no new revision."""
+    env, log = fake_aws
+    result = _script("ecs_release.py", "run-task", "--cluster", "c", "--service", "s", "--family", "app-drift", env=env)
+    assert result.returncode == 0, result.stderr
+    run = next(call for call in _calls(log) if call[:2] == ["ecs", "run-task"])
+    assert "--overrides" not in run
+    assert run[run.index("--task-definition") + 1] == "arn:td/app-drift:3"
+    assert _registered(log) == []
+
+
+def test_a_fixed_task_on_another_image_than_the_service_is_refused(fake_aws) -> None:
+    env, log = fake_aws
+    stale = "ghcr.io/acme/app@sha256:" + "11" * 32
+    result = _script(
+        "ecs_release.py", "run-task", "--cluster", "c", "--service", "s", "--family", "app-drift",
+        env={**env, "FAKE_DRIFT_IMAGE": stale},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "deploy again rather than run another image" in result.stderr
+    assert not any(call[:2] == ["ecs", "run-task"] for call in _calls(log))
 
 
 # ------------------------------------------------------------------ nightly template-update report
