@@ -32,6 +32,7 @@ from . import (
     monitoring,
     operations,
     profile,
+    release_path,
     runtime,
     sessions,
     tenancy,
