@@ -621,9 +621,11 @@ def sbom_and_signing(project: Project) -> Outcome:
         )
         requirements = (
             (
-                "cyclonedx-py" in runs or any(ref.startswith("anchore/sbom-action@") for ref in uses),
+                "cyclonedx-py" in runs
+                or re.search(r'syft"? scan', runs) is not None
+                or any(ref.startswith("anchore/sbom-action@") for ref in uses),
                 "no CycloneDX SBOM is generated",
-                "run cyclonedx-py (Python deps) and anchore/sbom-action or syft (the image)",
+                "run cyclonedx-py (Python deps) and a pinned syft (the image)",
             ),
             ("cosign sign" in runs, "nothing is signed with cosign", "cosign sign / cosign sign-blob --bundle"),
             (keyless, "no job may request an OIDC token (keyless signing)", "grant `id-token: write` to that job"),
