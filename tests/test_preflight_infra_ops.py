@@ -450,8 +450,8 @@ resource "aws_iam_role_policy" "p" {
         ),
         (
             TF / "runtime" / "variables.tf",
-            "@sha256:[0-9a-f]{64}$\", var.image))",
-            "(@sha256:[0-9a-f]{64})?$\", var.image))",
+            '@sha256:[0-9a-f]{64}$", var.image))',
+            '(@sha256:[0-9a-f]{64})?$", var.image))',
             "variable image accepts a tag",
         ),
         (
@@ -463,7 +463,9 @@ resource "aws_iam_role_policy" "p" {
     ],
     ids=["sidecar-on-another-image", "apply-rolls-back", "image-by-tag", "deployer-pushes"],
 )
-def test_an_unverified_image_path_fails_deploy_04(project: Path, relative: Path, old: str, new: str, message: str) -> None:
+def test_an_unverified_image_path_fails_deploy_04(
+    project: Path, relative: Path, old: str, new: str, message: str
+) -> None:
     _edit(project / relative, old, new)
     findings = _broken(project, "DEPLOY-04", "deploy.one_verified_digest")
     assert [f.message for f in findings] == [message]

@@ -268,7 +268,11 @@ def _findings(project: Path, control: str, check: str) -> list[str]:
 
 def test_a_deploy_job_runnable_from_any_branch_fails_deploy_04(project: Path) -> None:
     deploy = _workflow(project, "deploy.yml")
-    _edit(deploy, "    needs: [preflight, verify, migrate]\n    if: github.ref == 'refs/heads/main'\n", "    needs: [preflight, verify, migrate]\n")
+    _edit(
+        deploy,
+        "    needs: [preflight, verify, migrate]\n    if: github.ref == 'refs/heads/main'\n",
+        "    needs: [preflight, verify, migrate]\n",
+    )
     assert _findings(project, "DEPLOY-04", "deploy.verified_from_main") == [
         "job deploy runs when the workflow is dispatched on any branch or tag"
     ]
@@ -293,7 +297,11 @@ def test_a_verifier_that_does_not_bind_the_commit_fails_deploy_04(project: Path)
 
 def test_a_verifier_inlined_in_deploy_yml_fails_deploy_04(project: Path) -> None:
     """The dispatcher picks the ref deploy.yml runs from; only a called workflow of main's is main's code."""
-    _edit(_workflow(project, "deploy.yml"), "uses: ./.github/workflows/verify-release.yml", "uses: ./.github/workflows/elsewhere.yml")
+    _edit(
+        _workflow(project, "deploy.yml"),
+        "uses: ./.github/workflows/verify-release.yml",
+        "uses: ./.github/workflows/elsewhere.yml",
+    )
     assert _findings(project, "DEPLOY-04", "deploy.verified_from_main") == [
         "the deploy does not verify through a reusable workflow of this repository"
     ]
@@ -301,7 +309,11 @@ def test_a_verifier_inlined_in_deploy_yml_fails_deploy_04(project: Path) -> None
 
 def test_an_sbom_tool_next_to_the_signing_token_fails_deploy_02(project: Path) -> None:
     release = _workflow(project, "release.yml")
-    _edit(release, "      packages: read # pull the image from ghcr.io\n", "      packages: read # pull the image from ghcr.io\n      id-token: write\n")
+    _edit(
+        release,
+        "      packages: read # pull the image from ghcr.io\n",
+        "      packages: read # pull the image from ghcr.io\n      id-token: write\n",
+    )
     _edit(release, "syft@v1.51.0", "syft@latest")
     assert sorted(_findings(project, "DEPLOY-02", "release.sbom_tool_pinned")) == [
         "job image-sbom runs an SBOM tool and holds id-token: write (it could sign anything)",

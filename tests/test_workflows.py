@@ -557,7 +557,10 @@ def test_sbom_of_the_lock_passes_the_policy_and_offline_signing_rejects_tamperin
     )
     signed = script("sign_artifact.py", "sign", "--key", str(keys / "k.key"), "--release", "v1.0.0", "lock.cdx.json")
     assert signed.returncode == 0
-    assert script("verify_artifact.py", "--public", str(keys / "k.pub"), "--release", "v1.0.0", "lock.cdx.json").returncode == 0
+    assert (
+        script("verify_artifact.py", "--public", str(keys / "k.pub"), "--release", "v1.0.0", "lock.cdx.json").returncode
+        == 0
+    )
     tampered = (demo / "lock.cdx.json").read_text().replace('"fastapi"', '"fastapi-evil"', 1)
     (demo / "lock.cdx.json").write_text(tampered)
     rejected = script("verify_artifact.py", "--public", str(keys / "k.pub"), "--release", "v1.0.0", "lock.cdx.json")

@@ -66,7 +66,11 @@ class Signature:
             raise SigningError(f"the signature file is not in the {FORMAT} format")
         try:
             return cls(
-                str(data["file"]), str(data["release"]), str(data["sha256"]), str(data["key_id"]), str(data["signature"])
+                str(data["file"]),
+                str(data["release"]),
+                str(data["sha256"]),
+                str(data["key_id"]),
+                str(data["signature"]),
             )
         except KeyError as error:
             raise SigningError(f"the signature file lacks {error.args[0]!r}") from None

@@ -88,7 +88,9 @@ def _images(definition: dict[str, Any]) -> dict[str, str]:
 def _replace_every_image(definition: dict[str, Any], image: str) -> None:
     """Point every container at `image`; refuse when one comes from another repository (it would keep an
     unverified image next to the verified one, with the same task role)."""
-    foreign = {name: current for name, current in _images(definition).items() if repository(current) != repository(image)}
+    foreign = {
+        name: current for name, current in _images(definition).items() if repository(current) != repository(image)
+    }
     if foreign:
         listed = ", ".join(f"{name} ({current})" for name, current in sorted(foreign.items()))
         raise ReleaseError(

@@ -140,7 +140,10 @@ def compare_versions(left: str, right: str) -> int:
             upstream, revision = rest, ""
         return int(epoch) if epoch.isdigit() else 0, upstream, revision
 
-    (left_epoch, left_upstream, left_revision), (right_epoch, right_upstream, right_revision) = split(left), split(right)
+    (left_epoch, left_upstream, left_revision), (right_epoch, right_upstream, right_revision) = (
+        split(left),
+        split(right),
+    )
     if left_epoch != right_epoch:
         return -1 if left_epoch < right_epoch else 1
     return _compare_part(left_upstream, right_upstream) or _compare_part(left_revision, right_revision)
@@ -263,7 +266,9 @@ def _os_floor_findings(sbom: dict, policy: Policy) -> list[str]:
     return problems
 
 
-def violations(sbom: object, locked: dict[str, dict[str, bool | None]], app: str = "", policy: Policy | None = None) -> list[str]:
+def violations(
+    sbom: object, locked: dict[str, dict[str, bool | None]], app: str = "", policy: Policy | None = None
+) -> list[str]:
     """Every way the SBOM breaks the policy; empty when it complies. `app`: the application's own name."""
     if not isinstance(sbom, dict) or sbom.get("bomFormat") != "CycloneDX":
         return ["not a CycloneDX JSON document"]
@@ -276,7 +281,12 @@ def violations(sbom: object, locked: dict[str, dict[str, bool | None]], app: str
     for component, _ in _packages(sbom):
         if not component.get("name") or not component.get("version"):
             problems.append(f"component without a name or version: {component.get('bom-ref', component)}")
-    return problems + _python_findings(sbom, locked, app) + _identity_findings(sbom, policy) + _os_floor_findings(sbom, policy)
+    return (
+        problems
+        + _python_findings(sbom, locked, app)
+        + _identity_findings(sbom, policy)
+        + _os_floor_findings(sbom, policy)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

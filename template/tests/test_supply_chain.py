@@ -6,6 +6,7 @@ command), so these tests prove the command lines in .github/workflows too.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -229,7 +230,7 @@ def test_a_signed_sbom_does_not_verify_under_another_name(keys: tuple[Path, Path
 
 
 def test_a_signature_for_another_release_is_rejected(keys: tuple[Path, Path], tmp_path: Path) -> None:
-    """Same file name in every release (python.cdx.json): the release is signed too, so v1.0's does not pass for v1.1."""
+    """Same file name in every release (python.cdx.json): the release is signed too, so v1.0's fails for v1.1."""
     private, public = keys
     sbom = _sbom(tmp_path / "python.cdx.json")
     assert _sign(private, sbom, release="v1.0.0").returncode == 0
@@ -321,7 +322,10 @@ def test_an_sbom_matching_the_lock_passes_the_policy(tmp_path: Path) -> None:
             [*GOOD, {"name": "Evil_Package", "version": "1.0", "purl": "pkg:PyPI/Evil_Package@1.0"}],
             "evil-package ['1.0'] is in the SBOM but not in the lock",
         ),
-        ([*GOOD, {"name": "x", "version": "6.6.6", "purl": "PKG:pypi/FastAPI@6.6.6"}], "fastapi is present at ['6.6.6']"),
+        (
+            [*GOOD, {"name": "x", "version": "6.6.6", "purl": "PKG:pypi/FastAPI@6.6.6"}],
+            "fastapi is present at ['6.6.6']",
+        ),
         ([*GOOD, {"name": "mystery", "version": "1.0"}], "mystery 1.0 has no package URL (purl)"),
         (
             [*GOOD, {"name": "evil", "version": "1.0", "purl": "pkg:generic/evil@1.0"}],
@@ -336,7 +340,10 @@ def test_an_sbom_matching_the_lock_passes_the_policy(tmp_path: Path) -> None:
             "deb package libssl3 3.0.11-1~deb12u2 (openssl) is older than the floor 3.0.17",
         ),
         (
-            [*GOOD, {"name": "openssl", "version": "1.1.1n-0+deb11u5", "purl": "pkg:deb/debian/openssl@1.1.1n-0+deb11u5"}],
+            [
+                *GOOD,
+                {"name": "openssl", "version": "1.1.1n-0+deb11u5", "purl": "pkg:deb/debian/openssl@1.1.1n-0+deb11u5"},
+            ],
             "deb package openssl 1.1.1n-0+deb11u5 (openssl) is older than the floor 3.0.17",
         ),
         (
@@ -373,7 +380,7 @@ def test_os_floors_compare_in_debian_version_order() -> None:
     finally:
         sys.path.remove(str(SCRIPTS))
     ordered = ["1.1.1w-0+deb11u1", "3.0.9-1", "3.0.11-1~deb12u2", "3.0.17", "3.0.17-1~deb12u3", "3.0.17-1", "3.5.1-1"]
-    for lower, higher in zip(ordered, ordered[1:], strict=False):
+    for lower, higher in itertools.pairwise(ordered):
         assert compare_versions(lower, higher) == -1, (lower, higher)
         assert compare_versions(higher, lower) == 1, (higher, lower)
     assert compare_versions("1:0.9", "3.5.1-1") == 1, "an epoch outranks the upstream version"
@@ -392,7 +399,9 @@ def test_an_allow_list_entry_lets_a_component_through(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     sbom, lock, pyproject = _policy_inputs(tmp_path, components, LOCK)
-    result = _script("sbom_policy.py", str(sbom), "--lock", str(lock), "--pyproject", str(pyproject), "--policy", str(policy))
+    result = _script(
+        "sbom_policy.py", str(sbom), "--lock", str(lock), "--pyproject", str(pyproject), "--policy", str(policy)
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -473,7 +482,19 @@ IMAGE = f"ghcr.io/acme/app@{DIGEST}"
 
 def test_migrations_run_in_a_new_revision_of_the_verified_digest(fake_aws) -> None:
     env, log = fake_aws
-    args = ["run-task", "--cluster", "c", "--service", "s", "--family", "app-migrate", "--image", IMAGE, "--", "migrate"]
+    args = [
+        "run-task",
+        "--cluster",
+        "c",
+        "--service",
+        "s",
+        "--family",
+        "app-migrate",
+        "--image",
+        IMAGE,
+        "--",
+        "migrate",
+    ]
     result = _script("ecs_release.py", *args, env=env)
     assert result.returncode == 0, result.stderr
     calls = _calls(log)

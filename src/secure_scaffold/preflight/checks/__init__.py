@@ -65,6 +65,7 @@ __all__ = [
     "monitoring",
     "operations",
     "profile",
+    "release_path",
     "runtime",
     "sessions",
     "tenancy",

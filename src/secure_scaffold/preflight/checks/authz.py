@@ -307,7 +307,8 @@ def _runs_drift(project: Project, runs: str) -> bool:
     if f"drift --approved {APPROVED_GRANTS}" in runs:
         return True
     task = project.read(DRIFT_TASK)
-    return "ecs_release.py run-task" in runs and "DRIFT_FAMILY" in runs and task is not None and DRIFT_TASK_COMMAND in task
+    starts_the_task = "ecs_release.py run-task" in runs and "DRIFT_FAMILY" in runs
+    return starts_the_task and task is not None and DRIFT_TASK_COMMAND in task
 
 
 @register("authz.drift_scheduled", controls=("AUTHZ-06", "AUTHZ-07"), requires=REQUIRES)

@@ -35,8 +35,8 @@ ROLL_OUT = ("ecs:UpdateService", "ecs:RegisterTaskDefinition")
 
 
 def _runs(job: dict[str, Any]) -> str:
-    steps = job.get("steps")
-    return "\n".join(str(step.get("run", "")) for step in steps if isinstance(step, dict)) if isinstance(steps, list) else ""
+    steps = job.get("steps") if isinstance(job.get("steps"), list) else []
+    return "\n".join(str(step.get("run", "")) for step in steps if isinstance(step, dict))
 
 
 def _called(loaded: list[Workflow], job: dict[str, Any]) -> Workflow | None:
@@ -100,7 +100,8 @@ def _source_findings(deploy: Workflow, loaded: list[Workflow]) -> list[Finding]:
 
 def _main_only_findings(deploy: Workflow, loaded: list[Workflow]) -> list[Finding]:
     findings = []
-    checked = [deploy, *{called.relative: called for job in deploy.jobs.values() if (called := _called(loaded, job))}.values()]
+    called = {found.relative: found for job in deploy.jobs.values() if (found := _called(loaded, job))}
+    checked = [deploy, *called.values()]
     for workflow in checked:
         for job_id, job in workflow.jobs.items():
             if str(job.get("if", "")).strip() != ON_MAIN:
@@ -118,7 +119,7 @@ def _main_only_findings(deploy: Workflow, loaded: list[Workflow]) -> list[Findin
                     findings.append(
                         Finding(
                             f"job {job_id} checks out the ref being deployed ({ref}) and runs its scripts",
-                            "check out github.sha (main) for scripts; read release files with `git show <verified sha>:`",
+                            "check out github.sha (main) for scripts; read release files with `git show <sha>:<path>`",
                             workflow.relative,
                             workflow.line_of(ref),
                         )
