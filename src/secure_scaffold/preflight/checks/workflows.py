@@ -140,6 +140,15 @@ def _ancestors(workflow: Workflow, job_id: str) -> set[str]:
 
 
 def _runs(workflow: Workflow, job: dict[str, Any]) -> str:
+    """The job's scripts; a job calling a local reusable workflow runs that workflow's scripts."""
+    uses = str(job.get("uses", ""))
+    if uses.startswith("./.github/workflows/"):
+        called = workflow.path.parent / uses.rsplit("/", 1)[1]
+        data = _load(called) if called.is_file() else None
+        if isinstance(data, dict):
+            inner = Workflow(called, workflow.relative, "", data)
+            return "\n".join(_runs(inner, inner_job) for inner_job in inner.jobs.values())
+        return ""
     return "\n".join(str(step.get("run", "")) for step in workflow.steps(job))
 
 
@@ -529,7 +538,8 @@ def _unhashed_installs(project: Project) -> list[Finding]:
         for number, line in enumerate(text.splitlines(), 1):
             if "pip install" not in line or line.lstrip().startswith("#"):
                 continue
-            safe = "--require-hashes" in line or "--no-index" in line or ("--no-deps" in line and "==" in line)
+            # `--no-deps pkg==X` is not safe: the version is pinned, the file is not (item 6 of issue 18).
+            safe = "--require-hashes" in line or "--no-index" in line
             if not safe:
                 findings.append(
                     Finding(
@@ -611,9 +621,11 @@ def sbom_and_signing(project: Project) -> Outcome:
         )
         requirements = (
             (
-                "cyclonedx-py" in runs or any(ref.startswith("anchore/sbom-action@") for ref in uses),
+                "cyclonedx-py" in runs
+                or re.search(r'syft"? scan', runs) is not None
+                or any(ref.startswith("anchore/sbom-action@") for ref in uses),
                 "no CycloneDX SBOM is generated",
-                "run cyclonedx-py (Python deps) and anchore/sbom-action or syft (the image)",
+                "run cyclonedx-py (Python deps) and a pinned syft (the image)",
             ),
             ("cosign sign" in runs, "nothing is signed with cosign", "cosign sign / cosign sign-blob --bundle"),
             (keyless, "no job may request an OIDC token (keyless signing)", "grant `id-token: write` to that job"),
