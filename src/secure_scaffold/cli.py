@@ -114,25 +114,30 @@ def _cmd_controls(args: argparse.Namespace) -> int:
     return 0
 
 
-class _SkipAction(argparse.Action):
-    """`--skip ID --reason TEXT`, repeatable: each --reason belongs to the --skip before it."""
+class _ReasonedAction(argparse.Action):
+    """`--skip ID --reason TEXT` and `--allow-unknown ID --reason TEXT`, repeatable.
+
+    Each --reason belongs to the --skip or --allow-unknown right before it; both
+    are recorded in the report, so an exception to the gate always says why.
+    """
 
     def __call__(self, parser, namespace, value, option_string=None):
-        skips: list[list[str]] = getattr(namespace, "skips", None) or []
-        if option_string == "--skip":
-            skips.append([value, ""])
-        elif not skips or skips[-1][1]:
-            parser.error("--reason must follow a --skip ID")
+        exceptions: list[list[str]] = getattr(namespace, "exceptions", None) or []
+        if option_string in ("--skip", "--allow-unknown"):
+            exceptions.append([option_string, value, ""])
+        elif not exceptions or exceptions[-1][2]:
+            parser.error("--reason must follow a --skip ID or an --allow-unknown ID")
         else:
-            skips[-1][1] = value
-        namespace.skips = skips
+            exceptions[-1][2] = value
+        namespace.exceptions = exceptions
 
 
 def _cmd_preflight(args: argparse.Namespace) -> int:
     from .preflight import run_preflight
     from .report import RENDERERS, write_evidence_bundle
 
-    skips = dict(args.skips or [])
+    skips = {control: reason for flag, control, reason in args.exceptions if flag == "--skip"}
+    accepted = {control: reason for flag, control, reason in args.exceptions if flag == "--allow-unknown"}
     interactive = sys.stderr.isatty() and args.output is None and args.format == "table"
 
     def progress(check: str) -> None:
@@ -144,7 +149,9 @@ def _cmd_preflight(args: argparse.Namespace) -> int:
         from .profiles import load_profile
 
         profile = load_profile(args.profile)
-    report = run_preflight(args.path, only=args.only, skip=skips, progress=progress, profile=profile)
+    report = run_preflight(
+        args.path, only=args.only, skip=skips, allow_unknown=accepted, progress=progress, profile=profile
+    )
     if interactive:
         print("\r\033[K", end="", file=sys.stderr)
     rendered = RENDERERS[args.format](report)
@@ -156,7 +163,11 @@ def _cmd_preflight(args: argparse.Namespace) -> int:
     if args.evidence:
         write_evidence_bundle(report, args.evidence)
         print(f"wrote evidence bundle to {args.evidence}", file=sys.stderr)
-    return 0 if report.ok else 1
+    if args.format != "table" or args.output:
+        from .report import verdict_line
+
+        print(f"preflight: {verdict_line(report)}", file=sys.stderr)
+    return report.verdict.exit_code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     preflight = commands.add_parser(
         "preflight",
-        help="prove the project's security controls; exit 1 when a blocking control fails",
+        help="prove the project's security controls; exit 1 when a blocking control fails, 3 when one is unchecked",
         description="Run every check of the controls catalog that applies to the project.",
     )
     preflight.add_argument("path", nargs="?", type=Path, default=Path.cwd(), help="project directory (default: .)")
@@ -209,9 +220,17 @@ def build_parser() -> argparse.ArgumentParser:
     preflight.add_argument("--evidence", type=Path, metavar="DIR", help="also write an evidence bundle for auditors")
     preflight.add_argument("--profile", metavar="PATH_OR_URL", help="the organisation's profile to hold locks against")
     preflight.add_argument("--only", action="append", default=[], metavar="ID", help="check only these control ids")
-    preflight.add_argument("--skip", action=_SkipAction, metavar="ID", help="skip a control (needs --reason)")
-    preflight.add_argument("--reason", action=_SkipAction, metavar="TEXT", help="why the preceding --skip is justified")
-    preflight.set_defaults(run=_cmd_preflight, skips=[])
+    preflight.add_argument("--skip", action=_ReasonedAction, metavar="ID", help="skip a control (needs --reason)")
+    preflight.add_argument(
+        "--allow-unknown",
+        action=_ReasonedAction,
+        metavar="ID",
+        help="accept a control that cannot be checked here (needs --reason); otherwise the run is INCOMPLETE",
+    )
+    preflight.add_argument(
+        "--reason", action=_ReasonedAction, metavar="TEXT", help="why the preceding --skip/--allow-unknown is justified"
+    )
+    preflight.set_defaults(run=_cmd_preflight, exceptions=[])
 
     controls = commands.add_parser("controls", help="list the security controls of the catalog")
     controls.add_argument("--format", choices=("table", "markdown", "json"), default="table")
