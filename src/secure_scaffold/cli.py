@@ -17,6 +17,9 @@ from . import __version__
 from ._generate import generate_project, read_data_file
 from .errors import DataFileError, ProfileError, SecureScaffoldError
 
+#: Multiple-choice questions: `-d compliance=soc2` (or `soc2,gdpr`) means a list, as copier's `[soc2, gdpr]` does.
+LIST_QUESTIONS = ("compliance",)
+
 
 def _parse_data(pairs: Sequence[str]) -> dict[str, Any]:
     data: dict[str, Any] = {}
@@ -24,6 +27,8 @@ def _parse_data(pairs: Sequence[str]) -> dict[str, Any]:
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise DataFileError(f"--data expects NAME=VALUE, got {pair!r}")
+        if name in LIST_QUESTIONS and not value.strip().startswith("["):
+            value = [item.strip() for item in value.split(",") if item.strip()]
         data[name] = value
     return data
 
@@ -47,6 +52,7 @@ def _cmd_new(args: argparse.Namespace) -> int:
         template=args.template,
         vcs_ref=args.vcs_ref,
         quiet=args.quiet,
+        profile_facts=(data.get("profile") or {}).get("facts"),
     )
     print(f"Done: {destination.resolve()}", file=sys.stderr)
     return 0
@@ -69,8 +75,29 @@ def _cmd_update(args: argparse.Namespace) -> int:
         print(f"up to date ({check.current_version})")
         return 0
     require_clean_tree(args.path)
+    data = _parse_data(args.data)
+    if "profile" in data:
+        raise ProfileError("the profile is not an answer to set with -d; move to a new version with --profile FILE")
+    new_profile = None
+    if args.profile:
+        from ._update import profile_for_update
+        from .profiles import load_profile
+
+        new_profile = profile_for_update(args.path, load_profile(args.profile), data)
     before = _control_statuses(args.path)
-    changed = update_project(args.path, vcs_ref=args.vcs_ref, data=_parse_data(args.data), quiet=args.quiet)
+    if args.restore_locks:
+        from ._update import restore_locks
+
+        if data:
+            raise ProfileError("--restore-locks changes only the locked answers; run it without -d")
+        repair = restore_locks(args.path, profile=new_profile, quiet=args.quiet)
+        for name, (was, now) in sorted(repair.restored.items()):
+            print(f"restored {name}: {was!r} -> {now!r} (locked by the {repair.profile!r} profile)", file=sys.stderr)
+        changed = repair.changed
+    else:
+        if new_profile is not None:
+            data["profile"] = new_profile
+        changed = update_project(args.path, vcs_ref=args.vcs_ref, data=data, quiet=args.quiet)
     print(f"updated cleanly; {len(changed)} file(s) changed (review with `git diff`, then commit)", file=sys.stderr)
     after = _control_statuses(args.path)
     moves = [
@@ -183,8 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("-d", "--data", action="append", default=[], metavar="NAME=VALUE", help="answer a question")
     new.add_argument("--data-file", type=Path, help="YAML file of answers (as copier --data-file)")
     new.add_argument("--defaults", action="store_true", help="use the default answer for every question not given")
-    new.add_argument("--template", help="template path or git URL (default: the one shipped with this package)")
-    new.add_argument("--vcs-ref", help="git ref of the template to use (default: its latest release tag)")
+    new.add_argument(
+        "--template",
+        help="template git URL or path (default: this package's own release, recorded as its published URL)",
+    )
+    new.add_argument("--vcs-ref", help="git ref of the template to use (default: this package's release tag)")
     new.add_argument("--profile", metavar="PATH_OR_URL", help="org profile: defaults, locked answers, allowed choices")
     new.add_argument("-q", "--quiet", action="store_true", help="do not list the files written")
     new.set_defaults(run=_cmd_new)
@@ -200,6 +230,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     update.add_argument("--vcs-ref", help="template version to update to (default: the latest tag)")
     update.add_argument("-d", "--data", action="append", default=[], metavar="NAME=VALUE", help="change an answer")
+    update.add_argument(
+        "--profile",
+        metavar="PATH_OR_URL",
+        help="move to a newer version of the recorded org profile (validated; the answers must keep its locks)",
+    )
+    update.add_argument(
+        "--restore-locks",
+        action="store_true",
+        help="put back every answer the org profile locks (and the profile itself), re-rendering what they decide",
+    )
     update.add_argument("-q", "--quiet", action="store_true")
     update.set_defaults(run=_cmd_update)
 
