@@ -141,7 +141,7 @@ WORKFLOW = ".github/workflows/control-review.yml"
         ("GOV-03", WORKFLOW, "retention-days: 400", "retention-days: 30", "keeps them a year"),
         ("GOV-03", WORKFLOW, "control_outcomes.py trend", "cat", "compares them over time"),
         ("GOV-06", "docs/threat-model.md", "::test_a_replayed_callback_is_refused`",
-         "::test_a_callback_that_was_never_written`", "names tests/test_auth_routes.py::test_a_callback_that_was_never"),
+         "::test_a_callback_that_was_never_written`", "names tests/test_auth_routes.py::test_a_callback_that"),
         ("GOV-06", "docs/threat-model.md", "| `tests/test_auth_routes.py::test_a_replayed_callback_is_refused` |",
          "| (manual review) |", "abuse case TM-AUTH-01 names no test"),
         ("GOV-06", "docs/threat-model.md", "| TM-AUTH-02 |", "| TM-AUTH-01 |", "abuse case TM-AUTH-01 is listed twice"),

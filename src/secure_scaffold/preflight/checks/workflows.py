@@ -24,7 +24,7 @@ import yaml
 from .._model import Finding, Outcome, failed, passed, unknown
 from .._project import Project
 from .._registry import register
-from .._tools import INSTALL_HINTS, find_tool, run_tool
+from .._tools import find_tool, install_hint, run_tool
 
 WORKFLOWS_DIR = ".github/workflows"
 FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -339,9 +339,9 @@ def least_privilege(project: Project) -> Outcome:
 @register("workflows.zizmor", controls=("DEPLOY-03", "DEPLOY-04"), requires=("workflows.present",))
 def zizmor(project: Project) -> Outcome:
     """zizmor (offline, regular persona) finds nothing in the workflows and dependabot.yml."""
-    executable = find_tool("zizmor")
+    executable = find_tool("zizmor", project.root)
     if executable is None:
-        return unknown("zizmor is not installed", INSTALL_HINTS["zizmor"])
+        return unknown("zizmor is not installed", install_hint("zizmor"))
     run = run_tool(
         executable, "--offline", "--persona", ZIZMOR_PERSONA, "--format", "json-v1", ".github", cwd=project.root
     )
@@ -375,9 +375,9 @@ def zizmor(project: Project) -> Outcome:
 @register("workflows.actionlint", controls=("DEPLOY-10",), requires=("workflows.present",))
 def actionlint(project: Project) -> Outcome:
     """actionlint finds no error in any workflow (syntax, expressions, job graph, runner labels)."""
-    executable = find_tool("actionlint")
+    executable = find_tool("actionlint", project.root)
     if executable is None:
-        return unknown("actionlint is not installed", INSTALL_HINTS["actionlint"])
+        return unknown("actionlint is not installed", install_hint("actionlint"))
     names = [project.relative(path) for path in _workflow_files(project)]
     run = run_tool(executable, "-format", "{{json .}}", *names, cwd=project.root)
     if run.returncode not in (0, 1):
