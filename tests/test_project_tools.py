@@ -2,8 +2,8 @@
 
 Preflight's hints for a missing scanner say `make tools` (not the generator's
 own `make tools`, nor an unpinned `pip install`), so the project's Makefile must
-install what CI installs: the same hash-locked files, the same secure-scaffold
-release, the same actionlint module version.
+install what CI installs: the same hash-locked files (secure-scaffold's own
+included), the same actionlint module version.
 """
 
 from __future__ import annotations
@@ -32,11 +32,10 @@ def test_make_tools_installs_what_ci_installs(pristine: Path) -> None:
             assert f"--require-hashes -r {lock}" in commands, (workflow, lock)
         for module in re.findall(r"go install (github\.com/rhysd/actionlint/cmd/actionlint@v[\d.]+)", text):
             assert f"go install {module}" in commands, workflow
-        pinned = re.search(r'SECURE_SCAFFOLD_VERSION: "([^"]+)"', text)
-        assert pinned, workflow
-        assert f'"secure-scaffold=={pinned.group(1)}"' in commands, workflow
+        assert "--require-hashes --no-deps -r .github/tools/secure-scaffold.lock" in text, workflow
+    assert "--require-hashes --no-deps -r .github/tools/secure-scaffold.lock" in commands
     installs = [line for line in commands.splitlines() if "pip install" in line]
-    unchecked = [line for line in installs if "--require-hashes" not in line and "secure-scaffold==" not in line]
+    unchecked = [line for line in installs if "--require-hashes" not in line]
     assert installs
     assert unchecked == [], "every scanner is installed from a hash-locked file"
 
