@@ -121,7 +121,9 @@ def build_billing(
             # Each invoice's data key is wrapped by the project's KEK (Vault transit / KMS), bound to the tenant,
             # then sealed under the tenant's data key: purging the tenant crypto-shreds its invoices.
             encryptor=EnvelopeEncryptor(
-                build_invoice_keys(settings, services.secrets, sealer=TenantKeySealer(services.data, services.keyring))
+                build_invoice_keys(
+                    settings, services.secrets, sealer=TenantKeySealer(lambda: services.data, lambda: services.keyring)
+                )
             ),
             store=invoice_store or build_invoice_store(services, clock),
             tax=build_tax_engine(settings, provider),

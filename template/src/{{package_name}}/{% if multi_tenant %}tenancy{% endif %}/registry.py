@@ -37,6 +37,7 @@ _SET_STATUS: Final = text(
 )
 _DELETED_AT: Final = text("SELECT deleted_at FROM tenants WHERE id = :tenant AND status = 'deleted'")
 _ACTIVE: Final = text("SELECT id FROM tenants WHERE status = 'active' ORDER BY id")
+_PROVISIONED: Final = text("SELECT id FROM tenants WHERE status IN ('active', 'suspended') ORDER BY id")
 
 
 def register(connection: Connection, tenant: Tenant, status: Status = "active") -> bool:
@@ -81,3 +82,8 @@ def deleted_at(connection: Connection, tenant: Tenant) -> datetime | None:
 
 def active_tenants(connection: Connection) -> list[str]:
     return list(connection.execute(_ACTIVE).scalars())
+
+
+def provisioned_tenants(connection: Connection) -> list[str]:
+    """Active and suspended tenants: their storage exists and must follow every migration."""
+    return list(connection.execute(_PROVISIONED).scalars())
