@@ -179,6 +179,30 @@ class TenantNotProvisionedError(TenantError):
         super().__init__("this tenant is not provisioned")
 
 
+class TenantSuspendedError(TenantError):
+    """The vendor suspended the tenant (`tenants suspend`): its users, sessions and tokens are refused."""
+
+    code = "tenant_suspended"
+
+    def __init__(self) -> None:
+        super().__init__("your organisation's access is suspended; contact the service provider")
+
+
+class TenantDeletedError(TenantNotProvisionedError):
+    """The tenant was offboarded (`tenants delete`): nothing of it is served again."""
+
+    code = "tenant_deleted"
+
+    def __init__(self) -> None:
+        TenantError.__init__(self, "your organisation's account was closed")
+
+
+class TenantLifecycleError(TenantError):
+    """An operator's lifecycle command cannot apply to the tenant as it is (e.g. reactivating a deleted one)."""
+
+    code = "tenant_lifecycle"
+
+
 class NotFoundError(AppError):
     """The record does not exist for this caller (another tenant's record looks exactly the same)."""
 

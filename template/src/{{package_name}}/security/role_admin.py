@@ -48,12 +48,18 @@ def with_assigned_roles(engine: Engine, principal: Principal) -> Principal:
     an assignment must not carry a session past the MFA rule of login.
     """
     with engine.connect() as connection:
-        assigned = roles_of(connection, principal.tenant, principal.subject) & KNOWN_ROLES
+        assigned = roles_of(connection, principal.tenant, principal.subject)
+    return add_assigned_roles(principal, assigned)
+
+
+def add_assigned_roles(principal: Principal, assigned: Iterable[str]) -> Principal:
+    """`principal` with the app-assigned roles it may hold (the rules of `with_assigned_roles`)."""
+    granted = frozenset(assigned) & KNOWN_ROLES
     if not principal.mfa:
-        assigned -= PRIVILEGED_ROLES
-    if assigned <= principal.roles:
+        granted -= PRIVILEGED_ROLES
+    if granted <= principal.roles:
         return principal
-    return replace(principal, roles=principal.roles | assigned)
+    return replace(principal, roles=principal.roles | granted)
 
 
 class RoleAdministration:

@@ -17,11 +17,14 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 
-from ...errors import AppError, ChallengeRequiredError
+from ...errors import AppError, ChallengeRequiredError, TenantError
+from ...security.admission import admit
 from ...security.auth_errors import AuthError, LoginStateError
 from ...security.identity import Identity, LoginContext, LoginOutcome
 from ...security.login_state import LOGIN_TTL_SECONDS
+from ...security.principal import Principal
 from ..authentication import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -134,6 +137,9 @@ def callback(request: Request) -> Response:
         refusal = _refusal(error, request)
         refusal.headers.append("set-cookie", expired_cookie(LOGIN_COOKIE))
         return refusal
+    refusal = _tenant_status_refusal(request, result.principal)
+    if refusal is not None:
+        return refusal
     previous = request.cookies.get(SESSION_COOKIE)
     if previous:
         identity.sessions.revoke(previous)  # session fixation: a pre-login id never survives login
@@ -145,6 +151,27 @@ def callback(request: Request) -> Response:
     response.headers.append("set-cookie", bind_device(request, session))  # device binding for step-up
     response.headers.append("set-cookie", expired_cookie(LOGIN_COOKIE))
     return response
+
+
+def _tenant_status_refusal(request: Request, principal: Principal) -> Response | None:
+    """The tenant-status guard of sign-in: a suspended or deleted tenant gets no session (403).
+
+    Not a credential failure (the IdP did authenticate the user), so the login
+    guards are not told. A registry that cannot be read is a 503, never a session.
+    """
+    try:
+        admit(request.app.state.services.engine, principal)
+    except TenantError as error:
+        log.warning("login_refused", reason=error.code)
+        refusal = error_response(403, str(error), code=error.code)
+    except SQLAlchemyError:
+        refusal = error_response(
+            503, "the service is temporarily unavailable", code="unavailable", headers={"retry-after": "5"}
+        )
+    else:
+        return None
+    refusal.headers.append("set-cookie", expired_cookie(LOGIN_COOKIE))
+    return refusal
 
 
 @router.post("/auth/logout")
