@@ -78,9 +78,8 @@ _AWS_SECRET: Final = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z
 #: A card number: 13-19 digits in one run, or in groups of 3-6 (the last may be 1-2) joined by up to
 #: three separators each -- spaces, dots, dashes, underscores, slashes or their typographic cousins.
 _CARD_SEPARATOR: Final = r"[ \t\u00a0\u2007\u2009\u202f._/\\\u00b7\u2022\u2010-\u2015-]{1,3}"
-_CARD: Final = re.compile(
-    rf"(?<![\d-])(?:\d{{13,19}}|\d{{3,6}}(?:{_CARD_SEPARATOR}\d{{3,6}}){{1,5}}(?:{_CARD_SEPARATOR}\d{{1,2}})?)(?![\d-])"
-)
+_CARD_GROUPS: Final = r"\d{3,6}(?:" + _CARD_SEPARATOR + r"\d{3,6}){1,5}(?:" + _CARD_SEPARATOR + r"\d{1,2})?"
+_CARD: Final = re.compile(r"(?<![\d-])(?:\d{13,19}|" + _CARD_GROUPS + r")(?![\d-])")
 #: An e-mail address, internationalised (RFC 6531): Unicode letters in the local part and the domain.
 _EMAIL_LOCAL: Final = r"\w.!#$%&'*+/=?^`{|}~-"
 _EMAIL: Final = re.compile(rf"(?<![{_EMAIL_LOCAL}])[{_EMAIL_LOCAL}]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_][\w-]*[^\W_]")
