@@ -44,12 +44,12 @@ def with_assigned_roles(engine: Engine, principal: Principal) -> Principal:
     Per request, not per login: a role removed here stops working on the
     caller's next request, without waiting for the session or token to end.
     Only roles the app knows are added, like `ClaimsMapping.roles` does, and
-    admin, finance and auditor only to a caller who proved a second factor:
-    an assignment must not carry a session past the MFA rule of login.
+    privileged ones only to a caller whose second factor was not an SMS or a
+    phone call: an assignment must not carry a session past the MFA rule of login.
     """
     with engine.connect() as connection:
         assigned = roles_of(connection, principal.tenant, principal.subject) & KNOWN_ROLES
-    if not principal.mfa:
+    if not principal.mfa or principal.mfa_by_phone:
         assigned -= PRIVILEGED_ROLES
     if assigned <= principal.roles:
         return principal
