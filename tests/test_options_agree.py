@@ -69,7 +69,7 @@ def test_idp_derived_values_match_presets(preset) -> None:
     assert _derived("idp_attribute_prefix", idp=preset.id, domain=domain) == preset.claim(
         domain, preset.attribute_prefix
     )
-    assert _derived("idp_access_token_rule", idp=preset.id) == preset.access_token_rule
+    assert _derived("idp_bearer_rule", idp=preset.id) == preset.bearer_rule
     assert _derived("idp_api_audience", idp=preset.id, domain=domain) == preset.claim(domain, preset.api_audience)
     assert _derived("idp_issuer_example", idp=preset.id) == preset.issuer_example
     assert _derived("idp_terraform_provider", idp=preset.id) == preset.terraform_provider

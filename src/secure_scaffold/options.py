@@ -61,7 +61,7 @@ class IdpPreset:
         mfa_in_id_token: False for IdPs whose ID tokens carry no MFA evidence at all
             (Cognito user pools, Entra v2, Google): such projects get the second
             factor from WebAuthn in the app instead of locking privileged users out.
-        access_token_rule: how a bearer token is recognised as an access token for
+        bearer_rule: how a bearer token is recognised as an access token for
             this API rather than an ID token: `rfc9068` (`typ: at+jwt`), `audience`
             (a distinct API audience), `keycloak` (`typ` claim `Bearer`), `cognito`
             (`token_use: access` + `client_id`), or `none` (no JWT access tokens).
@@ -80,7 +80,7 @@ class IdpPreset:
     mfa_claim: str
     mfa_acr_values: tuple[str, ...]
     mfa_in_id_token: bool
-    access_token_rule: str
+    bearer_rule: str
     api_audience: str
     terraform_provider: str
     available: bool = True
@@ -107,7 +107,7 @@ IDPS: tuple[IdpPreset, ...] = (
         mfa_claim="amr",
         mfa_acr_values=(AUTH0_MFA_ACR,),
         mfa_in_id_token=True,
-        access_token_rule="audience",
+        bearer_rule="audience",
         api_audience="https://{domain}/api",
         terraform_provider="auth0/auth0",
     ),
@@ -121,7 +121,7 @@ IDPS: tuple[IdpPreset, ...] = (
         mfa_claim="amr",
         mfa_acr_values=(OKTA_MFA_ACR,),
         mfa_in_id_token=True,
-        access_token_rule="audience",
+        bearer_rule="audience",
         api_audience="api://default",
         terraform_provider="okta/okta",
     ),
@@ -135,7 +135,7 @@ IDPS: tuple[IdpPreset, ...] = (
         mfa_claim="amr",
         mfa_acr_values=(),
         mfa_in_id_token=False,
-        access_token_rule="audience",
+        bearer_rule="audience",
         api_audience="",
         terraform_provider="hashicorp/azuread",
     ),
@@ -149,7 +149,7 @@ IDPS: tuple[IdpPreset, ...] = (
         mfa_claim="amr",
         mfa_acr_values=(),
         mfa_in_id_token=True,
-        access_token_rule="keycloak",
+        bearer_rule="keycloak",
         api_audience="",
         terraform_provider="keycloak/keycloak",
     ),
@@ -163,7 +163,7 @@ IDPS: tuple[IdpPreset, ...] = (
         mfa_claim="amr",
         mfa_acr_values=(),
         mfa_in_id_token=False,
-        access_token_rule="cognito",
+        bearer_rule="cognito",
         api_audience="",
         terraform_provider="hashicorp/aws",
     ),
@@ -177,7 +177,7 @@ IDPS: tuple[IdpPreset, ...] = (
         mfa_claim="amr",
         mfa_acr_values=(),
         mfa_in_id_token=False,
-        access_token_rule="none",
+        bearer_rule="none",
         api_audience="",
         terraform_provider="",
     ),
@@ -191,7 +191,7 @@ IDPS: tuple[IdpPreset, ...] = (
         mfa_claim="amr",
         mfa_acr_values=(),
         mfa_in_id_token=True,
-        access_token_rule="rfc9068",
+        bearer_rule="rfc9068",
         api_audience="",
         terraform_provider="",
     ),
