@@ -158,7 +158,7 @@ class ClaimsMapping:
             tenant=self.tenant(claims),
             roles=roles,
             mfa=evidence.satisfies(roles),
-            mfa_by_phone=evidence.proven and evidence.by_phone,
+            mfa_by_phone=evidence.by_phone,
             attributes=self.attributes(claims),
             session_id=session_id,
         )

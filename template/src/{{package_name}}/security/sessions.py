@@ -52,7 +52,7 @@ class Session:
         id: the cookie value; never stored, never logged.
         subject / email / tenant / roles / mfa / mfa_by_phone / attributes: the Principal at
             login (roles assigned in the app are added per request, see `role_admin`); a
-            WebAuthn step-up sets `mfa` (`webauthn.record_step_up`).
+            WebAuthn step-up sets `mfa` (`webauthn.record_second_factor`).
         csrf_token: sent back by the browser as `X-CSRF-Token` on unsafe methods.
         created_at / last_seen_at: drive the absolute and idle timeouts.
         auth_time: when the user authenticated at the IdP (`auth_time` claim).

@@ -6,7 +6,7 @@ in the last `max_age` (5 minutes by default) from the device the session was
 bound to at login. WebAuthn is phishing-resistant -- the browser signs the
 origin, the authenticator the RP id -- and cannot be SIM-swapped. Where the
 IdP's tokens say nothing about MFA, a verified assertion is also the session's
-second factor (`record_step_up`): the IdP proved the password, the key the rest.
+second factor (`record_second_factor`): the IdP proved the password, the key the rest.
 
 Policy enforced here, whatever route calls it:
 - user verification (PIN or biometric) is required in both ceremonies;
