@@ -82,7 +82,7 @@ def _assert_fails(project: Path, control: str, message: str) -> None:
          "but granted unconditionally to auditor"),
         (ROLES, "      customers:read: [same_region, same_department]", "      customers:read: [same_regoin]",
          "role member is granted customers:read under the undefined condition 'same_regoin'"),
-        (f"{PACKAGE}/config.py", '{"department": "department", "region": "region"}', '{"department": "department"}',
+        (f"{PACKAGE}/config.py", '            "region": "region",\n', "",
          "oidc_attribute_claims reads no token claim for region, so conditions on it never hold"),
         (f"{PACKAGE}/security/policy/compiled.py", "        return CONDITION_FAILED", "        return GRANTED",
          "the compiled decision point never refuses on a failed ABAC condition"),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from _breakable import check_outcome, edit, private_copy
+from _breakable import check_outcome, edit, private_copy, render
 from secure_scaffold.preflight import Status, run_preflight
 
 IDENTITY_CHECKS = {
@@ -252,3 +252,73 @@ def test_an_unsafe_token_algorithm_fails_auth_01_and_skips_the_rotation_proof(pr
     (algorithms,) = run_preflight(project, only=["AUTH-01"]).results
     assert algorithms.status is Status.FAILED
     assert "HS256" in algorithms.findings[0].message
+
+
+# ------------------------------------------------------------------ where tenant and ABAC attributes come from
+
+IDP_MODULE = "infra/terraform/modules/idp/main.tf"
+ATTRIBUTE_SOURCES = "identity.attribute_sources"
+
+
+@pytest.fixture(scope="module")
+def idp_projects(template_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One project per IdP preset that registers its client in Terraform, rendered once for the module."""
+    root = tmp_path_factory.mktemp("idps")
+    return {
+        idp: render(template_snapshot, root / idp, idp=idp) for idp in ("auth0", "okta", "entra", "keycloak", "cognito")
+    }
+
+
+def _attribute_sources(project: Path):
+    outcome, _ = check_outcome(project, "AUTHZ-05", ATTRIBUTE_SOURCES)
+    return outcome
+
+
+@pytest.mark.parametrize("idp", ["auth0", "okta", "entra", "keycloak", "cognito"])
+def test_each_idp_registration_keeps_tenant_and_abac_attributes_admin_only(idp: str, idp_projects) -> None:
+    outcome = _attribute_sources(idp_projects[idp])
+    assert outcome.status is Status.PASSED, outcome.findings
+
+
+def test_without_an_idp_in_terraform_the_check_says_so(pristine: Path) -> None:
+    outcome = _attribute_sources(pristine)
+    assert outcome.status is Status.SKIPPED
+    assert "generic_oidc" in outcome.summary
+
+
+@pytest.mark.parametrize(
+    ("idp", "old", "new", "message"),
+    [
+        ("cognito", "  admin_create_user_config {\n    allow_admin_create_user_only = true\n  }\n", "",
+         "Cognito self sign-up is on: anyone can create an account and choose custom:tenant"),
+        ("cognito", 'write_attributes = ["email", "name"]', 'write_attributes = ["email", "name", "custom:tenant"]',
+         "the Cognito app client lets users write custom:tenant"),
+        ("cognito", '  write_attributes = ["email", "name"]\n', "",
+         "the Cognito app client sets no write_attributes, so users may write every attribute, custom:tenant included"),
+        ("keycloak", 'for_each = ["tenant", "department", "region"]\n    content {\n      name = attribute.value\n'
+         '      permissions {\n        view = ["admin", "user"]\n        edit = ["admin"]',
+         'for_each = ["tenant", "department", "region"]\n    content {\n      name = attribute.value\n'
+         '      permissions {\n        view = ["admin", "user"]\n        edit = ["admin", "user"]',
+         "Keycloak users may edit their own tenant"),
+        ("keycloak", 'for_each = ["tenant", "department", "region"]\n    content',
+         'for_each = ["department", "region"]\n    content', "the Keycloak user profile does not declare tenant"),
+        ("okta", 'permissions = "READ_ONLY"', 'permissions = "READ_WRITE"', "Okta users may edit their own tenant"),
+        ("auth0", "const admin = event.user.app_metadata || {};", "const admin = event.user.user_metadata || {};",
+         "the Auth0 Action reads user_metadata, which users edit themselves"),
+        ("auth0", 'trigger = "post-login"', 'trigger = "post-user-registration"',
+         "no Auth0 post-login Action takes the tenant from app_metadata"),
+        ("entra", 'sign_in_audience = "AzureADMyOrg"', 'sign_in_audience = "AzureADandPersonalMicrosoftAccount"',
+         "personal Microsoft accounts can sign in, and they all share one tid (the tenant)"),
+        ("entra", "app_role_assignment_required = true", "app_role_assignment_required = false",
+         "any user of the directory can sign in: no admin-assigned app role is required"),
+    ],
+)  # fmt: skip
+def test_a_user_writable_tenant_or_abac_attribute_fails_the_check(
+    idp: str, old: str, new: str, message: str, idp_projects, tmp_path: Path
+) -> None:
+    project = private_copy(idp_projects[idp], tmp_path)
+    edit(project, IDP_MODULE, old, new, count=1)
+    outcome = _attribute_sources(project)
+    assert outcome.status is Status.FAILED, outcome
+    assert message in [finding.message for finding in outcome.findings], outcome.findings
+    assert all(finding.path == IDP_MODULE for finding in outcome.findings)

@@ -1,4 +1,5 @@
-"""The authorization commands of `python -m <package>`: drift, audit-verify, audit-forward, policy.
+"""The authorization commands of `python -m <package>`: drift, audit-verify, audit-forward, policy,
+webauthn-enrolment.
 
 `audit-verify` audits every tenant, so it connects as the schema owner
 (`APP_MIGRATION_DATABASE_URL`), whom row-level security does not filter;
@@ -142,6 +143,34 @@ def _policy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _webauthn_enrolment(args: argparse.Namespace) -> int:
+    """Grant one account a first security-key enrolment: how the first administrator gets a key."""
+    from .bootstrap import bootstrap
+    from .config import load_settings
+    from .security.audit import AuditLog
+    from .security.clock import SYSTEM_CLOCK
+    from .security.key_enrolment import EnrolmentGrants, KeyEnrolmentAdministration
+    from .security.policy import build_decision_point
+
+    services = bootstrap(load_settings())
+    try:
+        settings = services.settings
+        point = build_decision_point(settings)
+        grants = EnrolmentGrants(
+            services.redis,
+            key_prefix=settings.redis_key_prefix,
+            ttl_seconds=settings.webauthn_enrolment_grant_ttl_seconds,
+        )
+        administration = KeyEnrolmentAdministration(services.engine, point, AuditLog(point.matrix), grants)
+        grant = administration.grant_as_operator(
+            tenant=args.tenant, target=args.subject, reason=args.reason, now=SYSTEM_CLOCK.now()
+        )
+    finally:
+        services.close()
+    print(f"{args.subject!r} of tenant {args.tenant!r} may enrol a first security key until {int(grant.expires_at)}")
+    return 0
+
+
 def register_authz_commands(commands: Any) -> None:
     """Add the subcommands to `__main__`'s argparse subparsers."""
     drift = commands.add_parser("drift", help="diff effective grants against the approved snapshot (exit 1 on drift)")
@@ -160,3 +189,11 @@ def register_authz_commands(commands: Any) -> None:
     policy.add_argument("--check", action="store_true", help="exit 1 when a derived file is out of date")
     policy.add_argument("--policy-dir", default=None, help="default: APP_POLICY_DIR or the project's policy/")
     policy.set_defaults(run=_policy)
+    enrolment = commands.add_parser(
+        "webauthn-enrolment",
+        help="let one account enrol a first security key without token MFA (audited; alert AUTH001)",
+    )
+    enrolment.add_argument("--tenant", required=True, help="the account's tenant (as in its token)")
+    enrolment.add_argument("--subject", required=True, help="the account's `sub`")
+    enrolment.add_argument("--reason", required=True, help="the justification recorded in the audit log")
+    enrolment.set_defaults(run=_webauthn_enrolment)

@@ -91,6 +91,18 @@ class DeviceMismatchError(StepUpRequiredError):
         super().__init__("this session is bound to another device; sign in again on this device")
 
 
+class EnrolmentGrantRequiredError(StepUpRequiredError):
+    """A first security key without MFA at sign-in needs an administrator's enrolment grant."""
+
+    code = "enrolment_grant_required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "your sign-in proved one factor: ask an administrator to grant you a security-key enrolment, "
+            "then sign in again and enrol the key"
+        )
+
+
 class WebAuthnError(AppError):
     """A WebAuthn ceremony failed; `reason` (for logs) names the failed check, never key material."""
 

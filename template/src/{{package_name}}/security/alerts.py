@@ -154,6 +154,17 @@ def refused_admin_action(event: AuditEvent, matrix: Matrix) -> dict[str, Any] | 
     return {"permission": event.permission, "target": event.target, "reason": after.get("reason", "")}
 
 
+@alert_rule("AUTH001", severity="high", title="Security-key enrolment granted or used without token MFA")
+def key_enrolment_grant(event: AuditEvent, _: Matrix) -> dict[str, Any] | None:
+    """Where the IdP proves one factor, a grant is what stands between a stolen password and "MFA"."""
+    after = event.after if isinstance(event.after, dict) else {}
+    granted = event.action == "webauthn.enrolment.granted"
+    redeemed = event.action == "webauthn.first_key.enrolled" and after.get("via") == "grant"
+    if event.outcome != "success" or not (granted or redeemed):
+        return None
+    return {"step": event.action, "target": event.target, "by": event.actor if granted else after.get("granted_by")}
+
+
 @alert_rule("PAY001", severity="high", title="Payout destination edited")
 def payout_edit(event: AuditEvent, _: Matrix) -> dict[str, Any] | None:
     if event.action != "payouts.edited" or event.outcome != "success":

@@ -50,6 +50,10 @@ class AuditAction:
     CREDIT_REQUESTED: Final = "credits.requested"
     CREDIT_APPROVED: Final = "credits.approved"
     PII_EXPORTED: Final = "customers.exported"
+    #: an administrator (or an operator) let an account enrol a first security key without token MFA.
+    WEBAUTHN_ENROLMENT_GRANTED: Final = "webauthn.enrolment.granted"
+    #: an account enrolled its first security key (`after.via`: `token_mfa` or `grant`).
+    WEBAUTHN_FIRST_KEY_ENROLLED: Final = "webauthn.first_key.enrolled"
     #: an admin action refused at the route (web/authz.py); the permission names which.
     REFUSED: Final = "authz.refused"
 

@@ -25,6 +25,7 @@ from .clock import SYSTEM_CLOCK, Clock
 from .login_state import LoginAttemptStore
 from .oidc import OidcClient, OidcConfig
 from .sessions import SessionStore
+from .tokens import AccessTokenPolicy
 
 CALLBACK_PATH = "/auth/callback"
 
@@ -88,10 +89,18 @@ def claims_mapping(settings: Settings) -> ClaimsMapping:
         roles_claim=settings.oidc_roles_claim,
         tenant_claim=settings.oidc_tenant_claim,
         mfa_claim=settings.oidc_mfa_claim,
-        mfa_values=frozenset(settings.oidc_mfa_values),
+        mfa_acr_values=frozenset(settings.oidc_mfa_acr_values),
         tenant_required=settings.oidc_tenant_required,
         attribute_claims=dict(settings.oidc_attribute_claims),
     )
+
+
+def access_token_policy(settings: Settings) -> AccessTokenPolicy:
+    """The API audience, or the client id where the rule allows it; None refuses every bearer token."""
+    audience = settings.oidc_api_audience
+    if audience is None and settings.oidc_bearer_rule != "audience":
+        audience = settings.oidc_client_id
+    return AccessTokenPolicy(settings.oidc_bearer_rule, audience)
 
 
 def build_identity(
@@ -121,5 +130,7 @@ def build_identity(
             mapping=claims_mapping(settings),
             mfa_optional_for=frozenset(settings.mfa_optional_roles),
             clock=clock,
+            access_tokens=access_token_policy(settings),
+            mfa_at_login=settings.mfa_source == "token",
         )
     return Identity(sessions=sessions, oidc_client=oidc_client)

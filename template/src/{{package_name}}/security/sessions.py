@@ -50,8 +50,9 @@ class Session:
 
     Attributes:
         id: the cookie value; never stored, never logged.
-        subject / email / tenant / roles / mfa / attributes: the Principal at login
-            (roles assigned in the app are added per request, see `role_admin`).
+        subject / email / tenant / roles / mfa / mfa_by_phone / attributes: the Principal at
+            login (roles assigned in the app are added per request, see `role_admin`); a
+            WebAuthn step-up sets `mfa` (`webauthn.record_second_factor`).
         csrf_token: sent back by the browser as `X-CSRF-Token` on unsafe methods.
         created_at / last_seen_at: drive the absolute and idle timeouts.
         auth_time: when the user authenticated at the IdP (`auth_time` claim).
@@ -81,6 +82,7 @@ class Session:
     step_up_at: float | None = None
     device_hash: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)
+    mfa_by_phone: bool = False
 
     @property
     def session_id(self) -> str:
@@ -99,6 +101,7 @@ class Session:
             mfa=self.mfa,
             attributes=dict(self.attributes),
             session_id=self.id,
+            mfa_by_phone=self.mfa_by_phone,
         )
 
 
@@ -174,6 +177,7 @@ class SessionStore:
             tenant=principal.tenant,
             roles=principal.roles,
             mfa=principal.mfa,
+            mfa_by_phone=principal.mfa_by_phone,
             attributes=dict(principal.attributes),
             csrf_token=secrets.token_urlsafe(32),
             created_at=now,
@@ -234,6 +238,7 @@ class SessionStore:
                 tenant=principal.tenant,
                 roles=principal.roles,
                 mfa=principal.mfa,
+                mfa_by_phone=principal.mfa_by_phone,
                 attributes=dict(principal.attributes),
             )
         self._write(rotated, self.clock.now(), create=True)
