@@ -172,7 +172,7 @@ def test_a_mistyped_compliance_value_is_one_clear_line(template_snapshot: Path, 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("billing", False), ("multi_tenant", False), ("idp_mfa_values", "[otp]"), ("idp_mfa_claim", "x")],
+    [("billing", False), ("multi_tenant", False), ("idp_mfa_acr_values", "[otp]"), ("idp_mfa_claim", "x")],
 )
 def test_plain_copier_refuses_a_derived_value(template_snapshot: Path, tmp_path: Path, name: str, value) -> None:
     """`--data billing=false` gave an answers file saying stripe/pooled with no billing code at all."""
@@ -180,3 +180,16 @@ def test_plain_copier_refuses_a_derived_value(template_snapshot: Path, tmp_path:
     with pytest.raises(ValueError, match=f"{name} is derived from the other answers and cannot be set"):
         copier.run_copy(str(template_snapshot), destination, data={name: value}, defaults=True, quiet=True)
     assert not destination.exists()
+
+
+def test_every_derived_value_refuses_to_be_set() -> None:
+    """A new `when: false` value must carry the `derived` validator, naming itself, or --data could set it."""
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "copier.yml").read_text(encoding="utf-8"))
+    derived = {name: spec for name, spec in config.items() if isinstance(spec, dict) and spec.get("when") is False}
+    assert {"billing", "multi_tenant", "reserved_package_names"} <= set(derived)
+    unguarded = [
+        name
+        for name, spec in derived.items()
+        if f"derived('{name}', _copier_conf.data)" not in spec.get("validator", "")
+    ]
+    assert unguarded == []
