@@ -480,7 +480,10 @@ def test_the_github_root_pins_its_provider_and_locks_encrypted_state(covering: d
 def test_the_perimeter_and_the_account_baseline_are_in_every_combination(covering: dict[str, Path]) -> None:
     for tree in covering.values():
         network = _text(tree, "modules/network/main.tf")
-        assert network.count("policy = jsonencode(") == 2, "both VPC endpoint kinds carry a policy"
+        endpoints = [chunk.split('\nresource "', 1)[0] for chunk in network.split('resource "aws_vpc_endpoint"')[1:]]
+        assert len(endpoints) == 2
+        for endpoint in endpoints:
+            assert "  policy = jsonencode(" in endpoint, "a VPC endpoint without a policy"
         dns = _text(tree, "modules/network/dns_firewall.tf")
         assert 'firewall_fail_open = "DISABLED"' in dns
         assert 'domains = ["*"]' in dns
