@@ -232,6 +232,8 @@ def _drop_block(path: Path, header: str) -> None:
         ("kms/main.tf", 'Action    = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]',
          'Action    = ["kms:CreateGrant", "kms:Decrypt"]', "infra.kms_key_policies",
          "statement GrantsOnlyForAwsResources lets every principal of the account ['kms:Decrypt']"),
+        ("kms/main.tf", ':role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS" }', ':role/*" }',
+         "infra.kms_key_policies", "statement RdsManagesTheMasterSecret lets every principal of the account"),
         ("github_repository_controls/main.tf", 'include_claim_keys = ["repo", "context", "ref", "job_workflow_ref"]',
          'include_claim_keys = ["repo", "context"]', "infra.github_repository_controls",
          "nothing sets the repository's OIDC subject to the form the roles trust"),

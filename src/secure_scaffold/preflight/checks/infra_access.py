@@ -117,6 +117,18 @@ def _account_root(principal: Any, local_values: dict[str, Any]) -> bool:
     return any(isinstance(value, str) and value.endswith(":root") for value in values)
 
 
+def _narrowed_to_named_roles(statement: Statement) -> bool:
+    """`aws:PrincipalArn` equals exact role ARNs: the account principal then stands for those roles only.
+
+    (The form a key policy uses for a role that may not exist yet, such as a service-linked role.)
+    """
+    for test in ("ArnEquals", "StringEquals"):
+        values = [str(value) for value in _as_tuple(statement.condition.get(test, {}).get("aws:PrincipalArn"))]
+        if values and not any("*" in value or "?" in value for value in values):
+            return True
+    return False
+
+
 def _use_actions(statement: Statement) -> list[str]:
     actions = [str(action) for action in statement.actions if isinstance(action, str)]
     return [action for action in actions if action.startswith(KEY_USE_ACTIONS)]
@@ -142,6 +154,7 @@ def kms_key_policies(project: Project) -> Outcome:
         if statement.effect == "Allow"
         and _account_root(statement.principal, local_values.get(_directory(statement), {}))
         and _use_actions(statement)
+        and not _narrowed_to_named_roles(statement)
     ]
     keys = sum(1 for _ in _resources(files, "aws_kms_key"))
     if findings:

@@ -5,8 +5,9 @@
 # AWS services create grants for AWS resources (RDS, ElastiCache, ECR use their keys that way).
 # Encrypting and decrypting is allowed to named roles only -- the app's task role, through Secrets
 # Manager and S3 (and, where one key wraps every tenant's data keys, with a tenant
-# encryption context); the role that applies this Terraform, through AWS services only; optional
-# break-glass and log-reader roles -- and to AWS service principals for this project's resources.
+# encryption context); the role that applies this Terraform, through AWS services only; RDS's
+# service-linked role, for the master secret; optional break-glass and log-reader roles -- and to
+# AWS service principals for this project's resources.
 # In a key policy, Resource "*" means "this key" (AWS requires that form); see docs/infrastructure.md.
 
 terraform {
@@ -76,6 +77,19 @@ locals {
     Action    = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
     Resource  = "*"
     Condition = { StringEquals = { "kms:ViaService" = ["secretsmanager.${local.region}.amazonaws.com", "s3.${local.region}.amazonaws.com"] } }
+  }
+  # RDS keeps and rotates the master password in Secrets Manager under this key, as its service-linked
+  # role. Named by condition (the role may not exist before the first database): that role, no other.
+  rds_statement = {
+    Sid       = "RdsManagesTheMasterSecret"
+    Effect    = "Allow"
+    Principal = { AWS = local.account_root }
+    Action    = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+    Resource  = "*"
+    Condition = {
+      ArnEquals    = { "aws:PrincipalArn" = "arn:${local.partition}:iam::${local.account}:role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS" }
+      StringEquals = { "kms:ViaService" = "secretsmanager.${local.region}.amazonaws.com" }
+    }
   }
   # One key wraps every tenant's data keys (pooled tenancy on KMS): each wrap must name its tenant.
   tenant_wrap_statements = (
@@ -162,7 +176,7 @@ resource "aws_kms_key" "data" {
     Version = "2012-10-17"
     Statement = concat(
       local.base_statements,
-      [local.applier_statement, local.app_statement],
+      [local.applier_statement, local.app_statement, local.rds_statement],
       local.tenant_wrap_statements,
       local.break_glass_statements,
     )
