@@ -414,6 +414,46 @@ def test_idp_registration_uses_the_idps_terraform_provider(covering: dict[str, P
             assert f'source  = "{providers[idp]}"' in _text(tree, "environments/production/versions.tf")
 
 
+def _resources_of(main_tf: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    """Resource name -> body, for the resources of one type in a parsed .tf file."""
+    return {name: body for block in main_tf.get("resource", []) for name, body in block.get(kind, {}).items()}
+
+
+def test_idp_registrations_keep_tenant_and_abac_attributes_admin_only(covering: dict[str, Path]) -> None:
+    """Suspected in issue 13: users editing their own tenant. Each IdP registration makes the attributes admin-only."""
+    checked = set()
+    for name, tree in covering.items():
+        idp = name.split("__")[3]
+        if not (tree / "modules/idp").is_dir():
+            continue
+        main_tf = _parse(_text(tree, "modules/idp/main.tf"))
+        checked.add(idp)
+        if idp == "cognito":
+            pool = _resources_of(main_tf, "aws_cognito_user_pool")["this"]
+            assert pool["admin_create_user_config"][0]["allow_admin_create_user_only"] is True  # no self sign-up
+            client = _resources_of(main_tf, "aws_cognito_user_pool_client")["app"]
+            assert not {"custom:tenant", "custom:department", "custom:region"} & set(client["write_attributes"])
+        elif idp == "keycloak":
+            profile = _resources_of(main_tf, "keycloak_realm_user_profile")["profile"]
+            attributes = [block["attribute"] for block in profile["dynamic"]]
+            custom = next(block for block in attributes if "tenant" in block["for_each"])
+            assert custom["content"][0]["permissions"][0]["edit"] == ["admin"]
+        elif idp == "okta":
+            custom = _resources_of(main_tf, "okta_user_schema_property")["attribute"]
+            department = _resources_of(main_tf, "okta_user_base_schema_property")["department"]
+            assert custom["permissions"] == department["permissions"] == "READ_ONLY"
+        elif idp == "auth0":
+            code = _resources_of(main_tf, "auth0_action")["claims"]["code"]
+            assert "event.user.app_metadata" in code
+            assert "user_metadata" not in code
+            assert _resources_of(main_tf, "auth0_trigger_actions")["post_login"]["trigger"] == "post-login"
+        elif idp == "entra":
+            assert _resources_of(main_tf, "azuread_service_principal")["app"]["app_role_assignment_required"] is True
+            audiences = {app["sign_in_audience"] for app in _resources_of(main_tf, "azuread_application").values()}
+            assert audiences == {"AzureADMyOrg"}
+    assert checked == {"auth0", "okta", "entra", "keycloak", "cognito"}
+
+
 @pytest.mark.parametrize("environment", ["staging", "production"])
 def test_environments_pin_providers_and_lock_encrypted_remote_state(
     covering: dict[str, Path], environment: str

@@ -64,7 +64,13 @@ def test_idp_derived_values_match_presets(preset) -> None:
     domain = "app.example.com"
     assert _derived("idp_roles_claim", idp=preset.id, domain=domain) == preset.claim(domain, preset.roles_claim)
     assert _derived("idp_tenant_claim", idp=preset.id, domain=domain) == preset.claim(domain, preset.tenant_claim)
-    assert _derived("idp_mfa_values", idp=preset.id) == list(preset.mfa_values)
+    assert _derived("idp_mfa_acr_values", idp=preset.id) == list(preset.mfa_acr_values)
+    assert _derived("idp_mfa_source", idp=preset.id) == ("token" if preset.mfa_in_id_token else "token_or_webauthn")
+    assert _derived("idp_attribute_prefix", idp=preset.id, domain=domain) == preset.claim(
+        domain, preset.attribute_prefix
+    )
+    assert _derived("idp_bearer_rule", idp=preset.id) == preset.bearer_rule
+    assert _derived("idp_api_audience", idp=preset.id, domain=domain) == preset.claim(domain, preset.api_audience)
     assert _derived("idp_issuer_example", idp=preset.id) == preset.issuer_example
     assert _derived("idp_terraform_provider", idp=preset.id) == preset.terraform_provider
     assert COPIER["idp_mfa_claim"]["default"] == preset.mfa_claim

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from _breakable import check_outcome, edit, private_copy
+from _breakable import check_outcome, edit, private_copy, render
 from secure_scaffold.preflight import Status, run_preflight
 
 IDENTITY_CHECKS = {
@@ -28,6 +28,11 @@ CONFIG = f"{PACKAGE}/config.py"
 STUFFING = f"{PACKAGE}/security/stuffing.py"
 ABUSE = f"{PACKAGE}/security/abuse.py"
 BOT = f"{PACKAGE}/security/bot_challenge.py"
+POW = f"{PACKAGE}/security/proof_of_work.py"
+DENY_ALL_VERIFIER = (
+    "class DenyAllVerifier:\n    def verify(self, token: str, remote_ip: str | None) -> bool:\n"
+    "        return False\n\n\n@dataclass(frozen=True)\nclass ChallengeGate:"
+)
 INSTALL_GUARD = (
     "app.state.identity.login_guards.append(LoginDefenceGuard(defences, trusted_proxies=settings.trusted_proxies))"
 )
@@ -122,8 +127,10 @@ def test_another_answer_combination_passes_them_too(template_snapshot: Path, tmp
         ("AUTH-09", f"{PACKAGE}/security/device.py", "hmac.compare_digest(expected, device_hash(presented_secret))",
          "expected == device_hash(presented_secret)", "the device key is not compared in constant time"),
         # AUTH-14: attempts and failures are counted, thresholds are sane, crossings are logged as alerts.
-        ("AUTH-14", STUFFING, "self._alert_once(FAILURE_SPIKE, bucket, window, now, details)", "del details",
-         "a spike of failed logins from one source raises no alert"),
+        ("AUTH-14", STUFFING, "self._alert_once(FAILURE_SPIKE, bucket, window, now, details, source=bucket)",
+         "del details", "a spike of failed logins from one source raises no alert"),
+        ("AUTH-14", ABUSE, "self.monitor.record_global_excess(scope, self.global_limit)", "pass",
+         "exceeding the global login limit raises no alert"),
         ("AUTH-14", STUFFING, 'self._log.warning(\n            "security_alert",',
          'self._log.info(\n            "security_alert",',
          "stuffing alerts are not logged as security_alert warnings, the event SIEM rules page on"),
@@ -150,8 +157,32 @@ def test_another_answer_combination_passes_them_too(template_snapshot: Path, tmp
          "a source flagged for credential stuffing is not challenged"),
         ("AUTH-15", ABUSE, 'challenge=context.stage == "login",', "challenge=False,",
          "/auth/login never demands a bot challenge"),
-        ("AUTH-15", ABUSE, "self.gate.check(client, account, challenge_token)", "del challenge_token",
-         "login attempts never pass the bot challenge gate"),
+        ("AUTH-15", ABUSE, "self.gate.check(client, account, challenge_token, everyone=self.monitor.is_flooded(scope))",
+         "del challenge_token", "login attempts never pass the bot challenge gate"),
+        # AUTH-15: the challenge never becomes a lockout -- a person can always pass it.
+        ("AUTH-15", CONFIG, 'bot_challenge_verifier: Literal["proof_of_work", "siteverify"] = "proof_of_work"',
+         'bot_challenge_verifier: Literal["deny", "proof_of_work", "siteverify"] = "deny"',
+         "bot_challenge_verifier defaults to 'deny', a challenge a person cannot pass"),
+        ("AUTH-15", BOT, "@dataclass(frozen=True)\nclass ChallengeGate:", DENY_ALL_VERIFIER,
+         "DenyAllVerifier.verify refuses every answer: a challenge nobody can solve"),
+        ("AUTH-15", POW, "nx=True, ex=ttl)", "ex=ttl)",
+         "a solved proof of work can be replayed: its nonce is not claimed with SET NX"),
+        ("AUTH-15", POW, 'if not hmac.compare_digest(match["signature"], self._signature(unsigned, remote_ip)):',
+         'if match["signature"] != self._signature(unsigned, remote_ip):',
+         "the proof of work's signature is not checked in constant time"),
+        ("AUTH-15", POW, "address_bucket(remote_ip or 'unknown')", "(remote_ip or 'unknown')",
+         "proof-of-work challenges are not bound to the client they were issued to"),
+        ("AUTH-15", CONFIG, "bot_challenge_difficulty: int = Field(default=15,",
+         "bot_challenge_difficulty: int = Field(default=22,", "bot_challenge_difficulty defaults to 22"),
+        ("AUTH-15", ABUSE, 'frozenset({"code_exchange_failed", "invalid_token"})',
+         'frozenset({"code_exchange_failed", "invalid_token", "invalid_state"})',
+         "invalid_state callbacks count as failures: junk or cancelled logins make a challenge mandatory"),
+        ("AUTH-15", ABUSE, "if not outcome.succeeded and outcome.error in COUNTED_CALLBACK_FAILURES:",
+         "if not outcome.succeeded:",
+         "every failed callback counts towards a challenge: junk callbacks lock out a shared address"),
+        ("AUTH-15", ABUSE, "self.gate.check(client, account, challenge_token, everyone=self.monitor.is_flooded(scope))",
+         "self.gate.check(client, account, challenge_token)",
+         "a flood over the global login limit does not make the challenge mandatory for everyone"),
         ("AUTH-15", STEP_UP, ", challenge_token=request.headers.get(CHALLENGE_HEADER)", "",
          "the WebAuthn endpoints never demand a bot challenge"),
         ("AUTH-15", CONFIG, "bot_challenge_after_failures: int = Field(default=5,",
@@ -221,3 +252,73 @@ def test_an_unsafe_token_algorithm_fails_auth_01_and_skips_the_rotation_proof(pr
     (algorithms,) = run_preflight(project, only=["AUTH-01"]).results
     assert algorithms.status is Status.FAILED
     assert "HS256" in algorithms.findings[0].message
+
+
+# ------------------------------------------------------------------ where tenant and ABAC attributes come from
+
+IDP_MODULE = "infra/terraform/modules/idp/main.tf"
+ATTRIBUTE_SOURCES = "identity.attribute_sources"
+
+
+@pytest.fixture(scope="module")
+def idp_projects(template_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One project per IdP preset that registers its client in Terraform, rendered once for the module."""
+    root = tmp_path_factory.mktemp("idps")
+    return {
+        idp: render(template_snapshot, root / idp, idp=idp) for idp in ("auth0", "okta", "entra", "keycloak", "cognito")
+    }
+
+
+def _attribute_sources(project: Path):
+    outcome, _ = check_outcome(project, "AUTHZ-05", ATTRIBUTE_SOURCES)
+    return outcome
+
+
+@pytest.mark.parametrize("idp", ["auth0", "okta", "entra", "keycloak", "cognito"])
+def test_each_idp_registration_keeps_tenant_and_abac_attributes_admin_only(idp: str, idp_projects) -> None:
+    outcome = _attribute_sources(idp_projects[idp])
+    assert outcome.status is Status.PASSED, outcome.findings
+
+
+def test_without_an_idp_in_terraform_the_check_says_so(pristine: Path) -> None:
+    outcome = _attribute_sources(pristine)
+    assert outcome.status is Status.SKIPPED
+    assert "generic_oidc" in outcome.summary
+
+
+@pytest.mark.parametrize(
+    ("idp", "old", "new", "message"),
+    [
+        ("cognito", "  admin_create_user_config {\n    allow_admin_create_user_only = true\n  }\n", "",
+         "Cognito self sign-up is on: anyone can create an account and choose custom:tenant"),
+        ("cognito", 'write_attributes = ["email", "name"]', 'write_attributes = ["email", "name", "custom:tenant"]',
+         "the Cognito app client lets users write custom:tenant"),
+        ("cognito", '  write_attributes = ["email", "name"]\n', "",
+         "the Cognito app client sets no write_attributes, so users may write every attribute, custom:tenant included"),
+        ("keycloak", 'for_each = ["tenant", "department", "region"]\n    content {\n      name = attribute.value\n'
+         '      permissions {\n        view = ["admin", "user"]\n        edit = ["admin"]',
+         'for_each = ["tenant", "department", "region"]\n    content {\n      name = attribute.value\n'
+         '      permissions {\n        view = ["admin", "user"]\n        edit = ["admin", "user"]',
+         "Keycloak users may edit their own tenant"),
+        ("keycloak", 'for_each = ["tenant", "department", "region"]\n    content',
+         'for_each = ["department", "region"]\n    content', "the Keycloak user profile does not declare tenant"),
+        ("okta", 'permissions = "READ_ONLY"', 'permissions = "READ_WRITE"', "Okta users may edit their own tenant"),
+        ("auth0", "const admin = event.user.app_metadata || {};", "const admin = event.user.user_metadata || {};",
+         "the Auth0 Action reads user_metadata, which users edit themselves"),
+        ("auth0", 'trigger = "post-login"', 'trigger = "post-user-registration"',
+         "no Auth0 post-login Action takes the tenant from app_metadata"),
+        ("entra", 'sign_in_audience = "AzureADMyOrg"', 'sign_in_audience = "AzureADandPersonalMicrosoftAccount"',
+         "personal Microsoft accounts can sign in, and they all share one tid (the tenant)"),
+        ("entra", "app_role_assignment_required = true", "app_role_assignment_required = false",
+         "any user of the directory can sign in: no admin-assigned app role is required"),
+    ],
+)  # fmt: skip
+def test_a_user_writable_tenant_or_abac_attribute_fails_the_check(
+    idp: str, old: str, new: str, message: str, idp_projects, tmp_path: Path
+) -> None:
+    project = private_copy(idp_projects[idp], tmp_path)
+    edit(project, IDP_MODULE, old, new, count=1)
+    outcome = _attribute_sources(project)
+    assert outcome.status is Status.FAILED, outcome
+    assert message in [finding.message for finding in outcome.findings], outcome.findings
+    assert all(finding.path == IDP_MODULE for finding in outcome.findings)

@@ -52,8 +52,21 @@ class IdpPreset:
         issuer_example: an issuer URL of the right shape, for docs and prompts.
         roles_claim: dotted path of the roles list in the ID token.
         tenant_claim: dotted path of the tenant id in the ID token.
-        mfa_claim: the claim that carries authentication-method evidence.
-        mfa_values: any of these in `mfa_claim` proves a second factor.
+        attribute_prefix: what the IdP puts before the ABAC attribute names
+            (`department`, `region`) in its tokens: Auth0's claim namespace,
+            Cognito's `custom:`, Entra's `extn.` for directory extensions.
+        mfa_claim: the claim that carries authentication-method evidence (RFC 8176 `amr`).
+        mfa_acr_values: `acr` values the IdP documents as "two factors were used";
+            MFA is otherwise `mfa` in `amr` or two distinct kinds of factor there.
+        mfa_in_id_token: False for IdPs whose ID tokens carry no MFA evidence at all
+            (Cognito user pools, Entra v2, Google): such projects get the second
+            factor from WebAuthn in the app instead of locking privileged users out.
+        bearer_rule: how a bearer token is recognised as an access token for
+            this API rather than an ID token: `rfc9068` (`typ: at+jwt`), `audience`
+            (a distinct API audience), `keycloak` (`typ` claim `Bearer`), `cognito`
+            (`token_use: access` + `client_id`), or `none` (no JWT access tokens).
+        api_audience: the API audience access tokens carry ("" = the client id, or
+            not known until the API is registered).
         terraform_provider: registry source of the IdP's Terraform provider, or
             "" when the IdP has none and registration is a documented manual step.
     """
@@ -63,8 +76,12 @@ class IdpPreset:
     issuer_example: str
     roles_claim: str
     tenant_claim: str
+    attribute_prefix: str
     mfa_claim: str
-    mfa_values: tuple[str, ...]
+    mfa_acr_values: tuple[str, ...]
+    mfa_in_id_token: bool
+    bearer_rule: str
+    api_audience: str
     terraform_provider: str
     available: bool = True
 
@@ -73,7 +90,11 @@ class IdpPreset:
         return template.replace("{domain}", domain)
 
 
-_STRONG_AMR = ("mfa", "otp", "hwk", "swk", "fido")
+#: Auth0 puts this `acr` in the ID token when the login passed MFA (and `amr: ["mfa"]`).
+AUTH0_MFA_ACR = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
+#: Okta's "any two factors". Not `...:2fa:any:ifpossible` (one factor when the user has no
+#: second), nor `phr`/`phrh` (phishing-resistant possession, which may be a single factor).
+OKTA_MFA_ACR = "urn:okta:loa:2fa:any"
 
 IDPS: tuple[IdpPreset, ...] = (
     IdpPreset(
@@ -82,8 +103,12 @@ IDPS: tuple[IdpPreset, ...] = (
         issuer_example="https://YOUR_TENANT.eu.auth0.com/",
         roles_claim="https://{domain}/roles",
         tenant_claim="https://{domain}/tenant",
+        attribute_prefix="https://{domain}/",
         mfa_claim="amr",
-        mfa_values=("mfa",),
+        mfa_acr_values=(AUTH0_MFA_ACR,),
+        mfa_in_id_token=True,
+        bearer_rule="audience",
+        api_audience="https://{domain}/api",
         terraform_provider="auth0/auth0",
     ),
     IdpPreset(
@@ -92,8 +117,12 @@ IDPS: tuple[IdpPreset, ...] = (
         issuer_example="https://YOUR_ORG.okta.com/oauth2/default",
         roles_claim="groups",
         tenant_claim="tenant",
+        attribute_prefix="",
         mfa_claim="amr",
-        mfa_values=("mfa", "otp", "hwk", "swk", "sms"),
+        mfa_acr_values=(OKTA_MFA_ACR,),
+        mfa_in_id_token=True,
+        bearer_rule="audience",
+        api_audience="api://default",
         terraform_provider="okta/okta",
     ),
     IdpPreset(
@@ -102,8 +131,12 @@ IDPS: tuple[IdpPreset, ...] = (
         issuer_example="https://login.microsoftonline.com/YOUR_TENANT_ID/v2.0",
         roles_claim="roles",
         tenant_claim="tid",
+        attribute_prefix="extn.",
         mfa_claim="amr",
-        mfa_values=("mfa",),
+        mfa_acr_values=(),
+        mfa_in_id_token=False,
+        bearer_rule="audience",
+        api_audience="",
         terraform_provider="hashicorp/azuread",
     ),
     IdpPreset(
@@ -112,8 +145,12 @@ IDPS: tuple[IdpPreset, ...] = (
         issuer_example="https://sso.example.com/realms/YOUR_REALM",
         roles_claim="realm_access.roles",
         tenant_claim="tenant",
+        attribute_prefix="",
         mfa_claim="amr",
-        mfa_values=("otp", "hwk", "mfa"),
+        mfa_acr_values=(),
+        mfa_in_id_token=True,
+        bearer_rule="keycloak",
+        api_audience="",
         terraform_provider="keycloak/keycloak",
     ),
     IdpPreset(
@@ -122,8 +159,12 @@ IDPS: tuple[IdpPreset, ...] = (
         issuer_example="https://cognito-idp.eu-west-1.amazonaws.com/YOUR_POOL_ID",
         roles_claim="cognito:groups",
         tenant_claim="custom:tenant",
+        attribute_prefix="custom:",
         mfa_claim="amr",
-        mfa_values=("mfa",),
+        mfa_acr_values=(),
+        mfa_in_id_token=False,
+        bearer_rule="cognito",
+        api_audience="",
         terraform_provider="hashicorp/aws",
     ),
     IdpPreset(
@@ -132,8 +173,12 @@ IDPS: tuple[IdpPreset, ...] = (
         issuer_example="https://accounts.google.com",
         roles_claim="roles",
         tenant_claim="hd",
+        attribute_prefix="",
         mfa_claim="amr",
-        mfa_values=("mfa",),
+        mfa_acr_values=(),
+        mfa_in_id_token=False,
+        bearer_rule="none",
+        api_audience="",
         terraform_provider="",
     ),
     IdpPreset(
@@ -142,8 +187,12 @@ IDPS: tuple[IdpPreset, ...] = (
         issuer_example="https://idp.example.com",
         roles_claim="roles",
         tenant_claim="tenant",
+        attribute_prefix="",
         mfa_claim="amr",
-        mfa_values=_STRONG_AMR,
+        mfa_acr_values=(),
+        mfa_in_id_token=True,
+        bearer_rule="rfc9068",
+        api_audience="",
         terraform_provider="",
     ),
 )

@@ -1,8 +1,12 @@
-"""The authorization commands of `python -m <package>`: drift, audit-verify, audit-forward, policy.
+"""The authorization commands of `python -m <package>`: drift, audit-verify, audit-forward, policy,
+webauthn-enrolment.
 
-`drift` and `audit-verify` audit every tenant, so they connect as the schema
-owner (`APP_MIGRATION_DATABASE_URL`), whom row-level security does not
-filter; `audit-forward` needs only the runtime role. Exit codes: 0 clean,
+`audit-verify` audits every tenant, so it connects as the schema owner
+(`APP_MIGRATION_DATABASE_URL`), whom row-level security does not filter;
+`drift` connects as its read-only login (`APP_DRIFT_DATABASE_URL`, which may
+read the three columns of role_assignments and nothing else) and falls back to
+the owner only where none is configured; `audit-forward` needs only the runtime
+role. Exit codes: 0 clean,
 1 a finding (unexpected grant, broken chain, stale generated file), 2 a
 configuration problem (printed by `__main__`).
 """
@@ -26,12 +30,30 @@ def _owner_engine() -> Any:
     return settings, build_engine(settings.sqlalchemy_migration_url, application_name="authz-audit")
 
 
+def _drift_engine() -> Any:
+    """The drift reader's engine (APP_DRIFT_DATABASE_URL: read-only, role_assignments only), signing
+    IAM tokens when the URL has no password; the owner's only where no drift login is configured."""
+    from sqlalchemy.engine import make_url
+
+    from .config import load_settings
+    from .db.engine import build_engine
+    from .db.iam_auth import use_iam_authentication
+
+    settings = load_settings()
+    if not settings.sqlalchemy_drift_url:
+        return _owner_engine()
+    engine = build_engine(settings.sqlalchemy_drift_url, application_name="drift")
+    if settings.database_iam_auth and not make_url(settings.sqlalchemy_drift_url).password:
+        use_iam_authentication(engine, region=settings.aws_region)
+    return settings, engine
+
+
 def _drift(args: argparse.Namespace) -> int:
     from .errors import ConfigurationError
     from .security.drift import SnapshotError, compare, dump, load_snapshot, read_assignments, snapshot
     from .security.policy import load_matrix, policy_dir
 
-    settings, engine = _owner_engine()
+    settings, engine = _drift_engine()
     try:
         matrix = load_matrix(policy_dir(settings))
         with engine.connect() as connection:
@@ -121,6 +143,34 @@ def _policy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _webauthn_enrolment(args: argparse.Namespace) -> int:
+    """Grant one account a first security-key enrolment: how the first administrator gets a key."""
+    from .bootstrap import bootstrap
+    from .config import load_settings
+    from .security.audit import AuditLog
+    from .security.clock import SYSTEM_CLOCK
+    from .security.key_enrolment import EnrolmentGrants, KeyEnrolmentAdministration
+    from .security.policy import build_decision_point
+
+    services = bootstrap(load_settings())
+    try:
+        settings = services.settings
+        point = build_decision_point(settings)
+        grants = EnrolmentGrants(
+            services.redis,
+            key_prefix=settings.redis_key_prefix,
+            ttl_seconds=settings.webauthn_enrolment_grant_ttl_seconds,
+        )
+        administration = KeyEnrolmentAdministration(services.engine, point, AuditLog(point.matrix), grants)
+        grant = administration.grant_as_operator(
+            tenant=args.tenant, target=args.subject, reason=args.reason, now=SYSTEM_CLOCK.now()
+        )
+    finally:
+        services.close()
+    print(f"{args.subject!r} of tenant {args.tenant!r} may enrol a first security key until {int(grant.expires_at)}")
+    return 0
+
+
 def register_authz_commands(commands: Any) -> None:
     """Add the subcommands to `__main__`'s argparse subparsers."""
     drift = commands.add_parser("drift", help="diff effective grants against the approved snapshot (exit 1 on drift)")
@@ -139,3 +189,11 @@ def register_authz_commands(commands: Any) -> None:
     policy.add_argument("--check", action="store_true", help="exit 1 when a derived file is out of date")
     policy.add_argument("--policy-dir", default=None, help="default: APP_POLICY_DIR or the project's policy/")
     policy.set_defaults(run=_policy)
+    enrolment = commands.add_parser(
+        "webauthn-enrolment",
+        help="let one account enrol a first security key without token MFA (audited; alert AUTH001)",
+    )
+    enrolment.add_argument("--tenant", required=True, help="the account's tenant (as in its token)")
+    enrolment.add_argument("--subject", required=True, help="the account's `sub`")
+    enrolment.add_argument("--reason", required=True, help="the justification recorded in the audit log")
+    enrolment.set_defaults(run=_webauthn_enrolment)

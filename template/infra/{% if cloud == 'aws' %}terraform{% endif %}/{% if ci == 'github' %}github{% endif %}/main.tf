@@ -8,13 +8,17 @@ module "repository_controls" {
   repository            = var.repository
   release_managers_team = var.release_managers_team
   required_approvals    = var.required_approvals
-  # Every environment a role of modules/deploy_role trusts, and who approves its jobs.
+  # Every environment a role of modules/deploy_role trusts, and who approves its jobs. The promote
+  # environment holds the only ECR writer (verify-release.yml's promote job): the release approvers
+  # approve the copy of a verified digest into the registry the tasks pull from.
   environments = {
     "production"            = [var.release_approvers_team]
     "production-migrations" = [var.migration_approvers_team]
+    "production-promote"    = [var.release_approvers_team]
     "production-audit"      = []
     "staging"               = [var.release_approvers_team]
     "staging-migrations"    = [var.migration_approvers_team]
+    "staging-promote"       = [var.release_approvers_team]
     "staging-audit"         = []
   }
   # The jobs of .github/workflows/ci.yml, by name.

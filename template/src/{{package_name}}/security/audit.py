@@ -28,7 +28,7 @@ from typing import Any, Final, Literal
 
 from sqlalchemy import Connection, text
 
-from .alerts import AlertRule, evaluate_alerts
+from .alerts import AlertCounter, AlertRule, evaluate_alerts
 from .policy.errors import JustificationRequiredError
 from .policy.model import Matrix
 
@@ -50,6 +50,10 @@ class AuditAction:
     CREDIT_REQUESTED: Final = "credits.requested"
     CREDIT_APPROVED: Final = "credits.approved"
     PII_EXPORTED: Final = "customers.exported"
+    #: an administrator (or an operator) let an account enrol a first security key without token MFA.
+    WEBAUTHN_ENROLMENT_GRANTED: Final = "webauthn.enrolment.granted"
+    #: an account enrolled its first security key (`after.via`: `token_mfa` or `grant`).
+    WEBAUTHN_FIRST_KEY_ENROLLED: Final = "webauthn.first_key.enrolled"
     #: an admin action refused at the route (web/authz.py); the permission names which.
     REFUSED: Final = "authz.refused"
 
@@ -228,9 +232,13 @@ def _event_from_row(row: Any) -> AuditEvent:
 class AuditLog:
     """Appends to and reads the audit log on a connection the caller's transaction owns."""
 
-    def __init__(self, matrix: Matrix, rules: Iterable[AlertRule] | None = None) -> None:
+    def __init__(
+        self, matrix: Matrix, rules: Iterable[AlertRule] | None = None, counter: AlertCounter | None = None
+    ) -> None:
+        """`counter` aggregates the rules anyone can trigger (AUTHZ003) per actor; None fires every time."""
         self.matrix = matrix
         self.rules = tuple(rules) if rules is not None else None
+        self.counter = counter
 
     def append(self, connection: Connection, entry: AuditEntry) -> AuditEvent:
         """Record `entry` (and its SIEM copy and alerts) inside the caller's open transaction.
@@ -286,7 +294,7 @@ class AuditLog:
             },
         )
         self._outbox(connection, event.id, "audit", event.siem_record())
-        for alert in evaluate_alerts(event, self.matrix, self.rules):
+        for alert in evaluate_alerts(event, self.matrix, self.rules, self.counter):
             self._outbox(connection, alert.id, "alert", alert.siem_record())
         return event
 

@@ -25,6 +25,7 @@ from .clock import SYSTEM_CLOCK, Clock
 from .login_state import LoginAttemptStore
 from .oidc import OidcClient, OidcConfig
 from .sessions import SessionStore
+from .tokens import AccessTokenPolicy
 
 CALLBACK_PATH = "/auth/callback"
 
@@ -39,6 +40,8 @@ class LoginContext:
         headers: request headers, lower-cased names (bot-challenge tokens arrive here).
         account_hint: `login_hint` when the client sent one, for per-account limits.
         challenge_token: a solved bot challenge (`?challenge_token=` on `/auth/login`).
+        login_in_flight: (callback) the state names a pending login this browser started,
+            which `/auth/login` already admitted; junk callbacks never carry one.
     """
 
     stage: Literal["login", "callback"]
@@ -46,6 +49,7 @@ class LoginContext:
     headers: Mapping[str, str]
     account_hint: str | None = None
     challenge_token: str | None = None
+    login_in_flight: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,10 +89,18 @@ def claims_mapping(settings: Settings) -> ClaimsMapping:
         roles_claim=settings.oidc_roles_claim,
         tenant_claim=settings.oidc_tenant_claim,
         mfa_claim=settings.oidc_mfa_claim,
-        mfa_values=frozenset(settings.oidc_mfa_values),
+        mfa_acr_values=frozenset(settings.oidc_mfa_acr_values),
         tenant_required=settings.oidc_tenant_required,
         attribute_claims=dict(settings.oidc_attribute_claims),
     )
+
+
+def access_token_policy(settings: Settings) -> AccessTokenPolicy:
+    """The API audience, or the client id where the rule allows it; None refuses every bearer token."""
+    audience = settings.oidc_api_audience
+    if audience is None and settings.oidc_bearer_rule != "audience":
+        audience = settings.oidc_client_id
+    return AccessTokenPolicy(settings.oidc_bearer_rule, audience)
 
 
 def build_identity(
@@ -118,5 +130,7 @@ def build_identity(
             mapping=claims_mapping(settings),
             mfa_optional_for=frozenset(settings.mfa_optional_roles),
             clock=clock,
+            access_tokens=access_token_policy(settings),
+            mfa_at_login=settings.mfa_source == "token",
         )
     return Identity(sessions=sessions, oidc_client=oidc_client)

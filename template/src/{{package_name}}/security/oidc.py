@@ -30,7 +30,7 @@ from .login_state import LoginAttemptStore
 from .pkce import CHALLENGE_METHOD, code_challenge
 from .principal import Principal
 from .redirects import safe_next
-from .tokens import verify_access_token, verify_id_token
+from .tokens import AccessTokenPolicy, verify_access_token, verify_id_token
 
 METADATA_MAX_AGE_SECONDS = 3600
 _ERROR_CODE = re.compile(r"[a-z_]{1,64}")
@@ -85,13 +85,19 @@ class OidcClient:
         mapping: ClaimsMapping,
         mfa_optional_for: frozenset[str],
         clock: Clock,
+        access_tokens: AccessTokenPolicy | None = None,
+        mfa_at_login: bool = True,
     ) -> None:
+        """`mfa_at_login=False` (IdPs whose ID tokens carry no MFA evidence) lets a login
+        without it through; the authorization layer then waits for a WebAuthn step-up."""
         self.config = config
         self._client_secret = client_secret
         self.attempts = attempts
         self.mapping = mapping
         self.mfa_optional_for = mfa_optional_for
         self.clock = clock
+        self.access_tokens = access_tokens or AccessTokenPolicy("rfc9068", config.client_id)
+        self.mfa_at_login = mfa_at_login
         self._metadata: ProviderMetadata | None = None
         self._metadata_at = 0.0
         self._lock = threading.Lock()
@@ -151,7 +157,8 @@ class OidcClient:
             access_token=tokens.get("access_token"),
         )
         principal = self.mapping.principal(claims)
-        require_mfa(principal, self.mfa_optional_for)
+        if self.mfa_at_login:
+            require_mfa(principal, self.mfa_optional_for)
         auth_time = claims.get("auth_time")
         refresh_token = tokens.get("refresh_token")
         return LoginResult(
@@ -189,9 +196,12 @@ class OidcClient:
 
     # ----------------------------------------------------------------- bearer
     def authenticate_bearer(self, token: str) -> Principal:
-        """The Principal of an API client's access token (audience = this client id)."""
+        """The Principal of an API client's access token (see `tokens.AccessTokenPolicy`).
+
+        MFA is checked here whatever `mfa_at_login` says: a bearer token cannot step up.
+        """
         claims = verify_access_token(
-            token, keys=self.keys, issuer=self.config.issuer, audience=self.config.client_id, clock=self.clock
+            token, keys=self.keys, issuer=self.config.issuer, policy=self.access_tokens, clock=self.clock
         )
         if not isinstance(claims.get("sub"), str) or not claims["sub"]:
             raise InvalidTokenError("the access token has no subject")

@@ -22,9 +22,12 @@ class Principal:
         email: for display and audit only; never an authorization key.
         tenant: the tenant id from the IdP preset's tenant claim ("" for single tenancy).
         roles: the caller's roles, filtered to `KNOWN_ROLES`.
-        mfa: the token proved a second factor (the preset's MFA claim).
+        mfa: a second factor was proven, strong enough for the roles the caller had then
+            (the token, by `claims.mfa_evidence`, or a WebAuthn assertion in this session).
         attributes: ABAC attributes (department, region, ...) from the token.
         session_id: the server-side session, when authenticated by cookie.
+        mfa_by_phone: that second factor was an SMS or a phone call: enough for unprivileged
+            roles, never for privileged ones (a role assigned in the app later does not count).
     """
 
     subject: str
@@ -34,6 +37,7 @@ class Principal:
     mfa: bool
     attributes: Mapping[str, str] = field(default_factory=dict)
     session_id: str | None = None
+    mfa_by_phone: bool = False
 
     def has_role(self, role: str) -> bool:
         return role in self.roles

@@ -44,16 +44,22 @@ def with_assigned_roles(engine: Engine, principal: Principal) -> Principal:
     Per request, not per login: a role removed here stops working on the
     caller's next request, without waiting for the session or token to end.
     Only roles the app knows are added, like `ClaimsMapping.roles` does, and
-    admin, finance and auditor only to a caller who proved a second factor:
-    an assignment must not carry a session past the MFA rule of login.
+    privileged ones only to a caller whose second factor was not an SMS or a
+    phone call: an assignment must not carry a session past the MFA rule of login.
     """
     with engine.connect() as connection:
-        assigned = roles_of(connection, principal.tenant, principal.subject) & KNOWN_ROLES
-    if not principal.mfa:
-        assigned -= PRIVILEGED_ROLES
-    if assigned <= principal.roles:
+        assigned = roles_of(connection, principal.tenant, principal.subject)
+    return add_assigned_roles(principal, assigned)
+
+
+def add_assigned_roles(principal: Principal, assigned: Iterable[str]) -> Principal:
+    """`principal` with the app-assigned roles it may hold (the rules of `with_assigned_roles`)."""
+    granted = frozenset(assigned) & KNOWN_ROLES
+    if not principal.mfa or principal.mfa_by_phone:
+        granted -= PRIVILEGED_ROLES
+    if granted <= principal.roles:
         return principal
-    return replace(principal, roles=principal.roles | assigned)
+    return replace(principal, roles=principal.roles | granted)
 
 
 class RoleAdministration:

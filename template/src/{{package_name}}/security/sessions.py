@@ -50,8 +50,9 @@ class Session:
 
     Attributes:
         id: the cookie value; never stored, never logged.
-        subject / email / tenant / roles / mfa / attributes: the Principal at login
-            (roles assigned in the app are added per request, see `role_admin`).
+        subject / email / tenant / roles / mfa / mfa_by_phone / attributes: the Principal at
+            login (roles assigned in the app are added per request, see `role_admin`); a
+            WebAuthn step-up sets `mfa` (`webauthn.record_second_factor`).
         csrf_token: sent back by the browser as `X-CSRF-Token` on unsafe methods.
         created_at / last_seen_at: drive the absolute and idle timeouts.
         auth_time: when the user authenticated at the IdP (`auth_time` claim).
@@ -81,6 +82,7 @@ class Session:
     step_up_at: float | None = None
     device_hash: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)
+    mfa_by_phone: bool = False
 
     @property
     def session_id(self) -> str:
@@ -99,6 +101,7 @@ class Session:
             mfa=self.mfa,
             attributes=dict(self.attributes),
             session_id=self.id,
+            mfa_by_phone=self.mfa_by_phone,
         )
 
 
@@ -119,6 +122,9 @@ class SessionStore:
 
     def _subject_key(self, subject: str) -> str:
         return f"{self.prefix}:session-subject:{_digest(subject)}"
+
+    def _tenant_key(self, tenant: str) -> str:
+        return f"{self.prefix}:session-tenant:{_digest(tenant)}"
 
     # ------------------------------------------------------------ encoding
     def _encode(self, session: Session) -> str:
@@ -171,6 +177,7 @@ class SessionStore:
             tenant=principal.tenant,
             roles=principal.roles,
             mfa=principal.mfa,
+            mfa_by_phone=principal.mfa_by_phone,
             attributes=dict(principal.attributes),
             csrf_token=secrets.token_urlsafe(32),
             created_at=now,
@@ -191,6 +198,9 @@ class SessionStore:
         subject_key = self._subject_key(session.subject)
         pipe.sadd(subject_key, _digest(session.id))
         pipe.expire(subject_key, self.absolute_timeout)
+        tenant_key = self._tenant_key(session.tenant)
+        pipe.sadd(tenant_key, _digest(session.id))
+        pipe.expire(tenant_key, self.absolute_timeout)
         written = pipe.execute()[0]
         return bool(written)
 
@@ -228,6 +238,7 @@ class SessionStore:
                 tenant=principal.tenant,
                 roles=principal.roles,
                 mfa=principal.mfa,
+                mfa_by_phone=principal.mfa_by_phone,
                 attributes=dict(principal.attributes),
             )
         self._write(rotated, self.clock.now(), create=True)
@@ -239,8 +250,9 @@ class SessionStore:
         key = self.storage_key(session_id)
         raw = self.redis.getdel(key)
         if raw is not None:
-            subject = json.loads(raw).get("subject", "")
-            self.redis.srem(self._subject_key(subject), _digest(session_id))
+            record = json.loads(raw)
+            self.redis.srem(self._subject_key(record.get("subject", "")), _digest(session_id))
+            self.redis.srem(self._tenant_key(record.get("tenant", "")), _digest(session_id))
 
     def revoke_subject(self, subject: str) -> int:
         """End every session of one user (role change, offboarding); returns how many."""
@@ -250,4 +262,14 @@ class SessionStore:
         if digests:
             removed = self.redis.delete(*(f"{self.prefix}:session:{digest}" for digest in digests))
         self.redis.delete(subject_key)
+        return int(removed)
+
+    def revoke_tenant(self, tenant: str) -> int:
+        """End every session of one tenant (suspension, offboarding); returns how many."""
+        tenant_key = self._tenant_key(tenant)
+        digests = cast("set[str]", self.redis.smembers(tenant_key))
+        removed = 0
+        if digests:
+            removed = self.redis.delete(*(f"{self.prefix}:session:{digest}" for digest in digests))
+        self.redis.delete(tenant_key)
         return int(removed)

@@ -5,6 +5,10 @@ The algorithm comes from an allow-list (RS256, ES256), never from the token:
 secret) and every other algorithm is refused before any key is looked up.
 Registered claims are checked with joserfc's registry and a small clock-skew
 leeway; the OpenID-specific rules (nonce, azp, at_hash, token age) follow.
+
+A bearer token must be an *access token for this API*, recognised by a
+positive marker its IdP documents (`AccessTokenPolicy`), never merely by
+lacking a `nonce`: an ID token issued without one is still an ID token.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Any, Final, Literal
 
 from joserfc import jwt
 from joserfc.errors import BadSignatureError, ExpiredTokenError, JoseError, MissingClaimError
@@ -32,6 +37,31 @@ MAX_ID_TOKEN_AGE_SECONDS: Final = 600
 MAX_TOKEN_LENGTH: Final = 16 * 1024
 #: `typ` header values an access token may carry (RFC 9068 and common IdP practice).
 ACCESS_TOKEN_TYPES: Final = frozenset({"at+jwt", "application/at+jwt", "jwt"})
+#: The RFC 9068 media type of JWT access tokens, with and without its `application/` prefix.
+RFC_9068_TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})
+
+AccessTokenRule = Literal["rfc9068", "audience", "keycloak", "cognito", "none"]
+
+
+@dataclass(frozen=True)
+class AccessTokenPolicy:
+    """How this deployment tells an access token for its API from any other token of the IdP.
+
+    Attributes:
+        rule: `rfc9068`: the header says `typ: at+jwt` and `aud` names `audience`;
+            `audience`: `aud` names `audience`, an API audience distinct from the login
+            client's id (Auth0 API identifier, Okta `api://default`, Entra's API app);
+            `keycloak`: the `typ` claim is `Bearer` (Keycloak's ID tokens say `ID`) and
+            `aud` names `audience` (an audience mapper adds it);
+            `cognito`: `token_use` is `access` and `client_id` is `audience` (Cognito
+            access tokens carry no `aud`); `none`: the IdP issues no JWT access tokens for
+            this API (Google), so every bearer token is refused.
+        audience: the audience (or Cognito app client) access tokens must name; None
+            refuses every bearer token (an API audience that was never configured).
+    """
+
+    rule: AccessTokenRule
+    audience: str | None
 
 
 def _b64decode(segment: str) -> bytes:
@@ -68,16 +98,19 @@ def _verified_claims(token: str, keys: JwksCache) -> tuple[dict[str, Any], dict[
     return decoded.header, decoded.claims
 
 
-def _check_registered_claims(claims: Mapping[str, Any], *, issuer: str, audience: str, clock: Clock) -> None:
-    registry = JWTClaimsRegistry(
-        now=lambda: int(clock.now()),
-        leeway=CLOCK_SKEW_SECONDS,
-        iss={"essential": True, "value": issuer},
-        sub={"essential": True},
-        aud={"essential": True, "value": audience},
-        exp={"essential": True},
-        iat={"essential": True},
-    )
+def _check_registered_claims(
+    claims: Mapping[str, Any], *, issuer: str, audience: str | None, clock: Clock, check_azp: bool = True
+) -> None:
+    """iss, sub, exp, iat (and aud when `audience` is given); for ID tokens also azp."""
+    options: dict[str, Any] = {
+        "iss": {"essential": True, "value": issuer},
+        "sub": {"essential": True},
+        "exp": {"essential": True},
+        "iat": {"essential": True},
+    }
+    if audience is not None:
+        options["aud"] = {"essential": True, "value": audience}
+    registry = JWTClaimsRegistry(now=lambda: int(clock.now()), leeway=CLOCK_SKEW_SECONDS, **options)
     try:
         registry.validate(dict(claims))
     except ExpiredTokenError as error:
@@ -87,6 +120,8 @@ def _check_registered_claims(claims: Mapping[str, Any], *, issuer: str, audience
     except JoseError as error:
         claim = getattr(error, "claim", "a claim")
         raise InvalidTokenError(f"the token's {claim!r} claim is not acceptable") from error
+    if audience is None or not check_azp:
+        return
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     azp = claims.get("azp")
     # OpenID Connect Core 3.1.3.7: with several audiences, azp must name this client.
@@ -127,18 +162,41 @@ def verify_id_token(
     return claims
 
 
-def verify_access_token(token: str, *, keys: JwksCache, issuer: str, audience: str, clock: Clock) -> dict[str, Any]:
-    """Validate a JWT access token presented as `Authorization: Bearer`.
-
-    An ID token is not an access token: tokens carrying a `nonce` (every ID
-    token this app receives does) or typed as ID tokens are refused, so a
-    leaked ID token cannot be replayed against the API.
-    """
-    header, claims = _verified_claims(token, keys)
+def _refuse_id_tokens(header: Mapping[str, Any], claims: Mapping[str, Any]) -> None:
+    """Whatever the rule: anything typed or shaped as an ID token is not a bearer credential."""
     token_type = header.get("typ")
     if token_type is not None and str(token_type).lower() not in ACCESS_TOKEN_TYPES:
         raise InvalidTokenError("the bearer token is not an access token")
-    if "nonce" in claims or str(claims.get("typ", "")).lower() == "id":
+    if "nonce" in claims or str(claims.get("typ", "")).lower() == "id" or claims.get("token_use") == "id":
         raise InvalidTokenError("an ID token cannot be used as a bearer access token")
-    _check_registered_claims(claims, issuer=issuer, audience=audience, clock=clock)
+
+
+def _require_marker(policy: AccessTokenPolicy, header: Mapping[str, Any], claims: Mapping[str, Any]) -> None:
+    """The positive sign, per IdP, that this is an access token for this API."""
+    if policy.rule == "rfc9068" and str(header.get("typ", "")).lower() not in RFC_9068_TYPES:
+        raise InvalidTokenError("the bearer token is not an RFC 9068 access token (typ: at+jwt)")
+    if policy.rule == "keycloak" and claims.get("typ") != "Bearer":
+        raise InvalidTokenError("the bearer token is not a Keycloak access token (typ claim 'Bearer')")
+    if policy.rule == "cognito" and (claims.get("token_use") != "access" or claims.get("client_id") != policy.audience):
+        raise InvalidTokenError("the bearer token is not a Cognito access token of this app client")
+
+
+def verify_access_token(
+    token: str, *, keys: JwksCache, issuer: str, policy: AccessTokenPolicy, clock: Clock
+) -> dict[str, Any]:
+    """Validate a JWT access token presented as `Authorization: Bearer`.
+
+    Signature, issuer and lifetime as for ID tokens; then the token must not
+    look like an ID token at all (a `nonce`, `typ` id, `token_use` id) and
+    must carry the policy's positive access-token marker and audience.
+    """
+    if policy.rule == "none":
+        raise InvalidTokenError("this identity provider issues no access tokens for this API; sign in instead")
+    if policy.audience is None:
+        raise InvalidTokenError("no API audience is configured (APP_OIDC_API_AUDIENCE): bearer tokens are refused")
+    header, claims = _verified_claims(token, keys)
+    _refuse_id_tokens(header, claims)
+    _require_marker(policy, header, claims)
+    audience = None if policy.rule == "cognito" else policy.audience  # Cognito names its client in client_id
+    _check_registered_claims(claims, issuer=issuer, audience=audience, clock=clock, check_azp=False)
     return claims

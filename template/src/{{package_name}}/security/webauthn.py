@@ -4,16 +4,20 @@ The IdP's MFA proves a second factor at login; sensitive actions (role
 changes, credits, payout edits) additionally need a WebAuthn assertion made
 in the last `max_age` (5 minutes by default) from the device the session was
 bound to at login. WebAuthn is phishing-resistant -- the browser signs the
-origin, the authenticator the RP id -- and cannot be SIM-swapped.
+origin, the authenticator the RP id -- and cannot be SIM-swapped. Where the
+IdP's tokens say nothing about MFA, a verified assertion is also the session's
+second factor (`record_second_factor`): the IdP proved the password, the key the rest.
 
 Policy enforced here, whatever route calls it:
 - user verification (PIN or biometric) is required in both ceremonies;
 - the RP id is the host of `APP_BASE_URL`, the only accepted origin is its origin;
 - challenges are single-use, expire after two minutes and belong to one session;
 - every ceremony requires the session's device key (`security.device`);
-- the first key may be enrolled only within `max_age` of an MFA login, further
-  keys only after a fresh step-up with an existing key, so a hijacked session
-  cannot quietly add the attacker's key;
+- the first key may be enrolled only within `max_age` of a login, and only if
+  that login proved phone-free MFA or an administrator granted this account
+  one enrolment (`security.key_enrolment`); further keys only after a fresh
+  step-up with an existing key. So neither a hijacked session nor someone
+  holding only the password can quietly add the attacker's key;
 - a signature counter that does not move forward is rejected and alerted as
   a possibly cloned authenticator.
 """
@@ -21,7 +25,7 @@ Policy enforced here, whatever route calls it:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
@@ -48,6 +52,7 @@ from webauthn.helpers.structs import (
 )
 
 from ..errors import (
+    EnrolmentGrantRequiredError,
     NoCredentialRegisteredError,
     SignCountRegressionError,
     StepUpRequiredError,
@@ -55,6 +60,7 @@ from ..errors import (
     WebAuthnError,
 )
 from .device import DeviceBound, require_same_device
+from .key_enrolment import EnrolmentGrant, EnrolmentGrants
 from .ratelimit import account_key
 from .stuffing import AlertSink, SecurityAlert
 from .webauthn_store import ChallengeStore, CredentialStore, StoredCredential
@@ -79,6 +85,19 @@ class StepUpSession(DeviceBound, Protocol):
 
     @property
     def step_up_at(self) -> float | None: ...
+
+    @property
+    def mfa(self) -> bool: ...
+
+    @property
+    def mfa_by_phone(self) -> bool: ...
+
+
+class SteppedUpSession(Protocol):
+    """The session fields a verified assertion changes besides `step_up_at`."""
+
+    mfa: bool
+    mfa_by_phone: bool
 
 
 def requires_step_up(roles: Iterable[str]) -> bool:
@@ -106,6 +125,16 @@ def require_high_risk_clearance(
     """What a high-risk action checks: the bound device, then a fresh step-up."""
     require_same_device(session, device_secret)
     require_fresh_step_up(session, now, max_age=max_age)
+
+
+def record_second_factor(session: SteppedUpSession) -> None:
+    """A verified assertion is a phone-free second factor for the rest of the session.
+
+    The route that verified it also stamps `step_up_at`, persists the session
+    and rotates its id (a privilege change).
+    """
+    session.mfa = True
+    session.mfa_by_phone = False
 
 
 @dataclass(frozen=True)
@@ -174,27 +203,40 @@ class WebAuthnCeremonies:
         alerts: AlertSink,
         *,
         max_age: float = DEFAULT_STEP_UP_MAX_AGE,
+        grants: EnrolmentGrants | None = None,
     ) -> None:
+        """Without `grants`, a first key needs a sign-in that proved phone-free MFA."""
         self.rp = rp
         self._credentials = credentials
         self._challenges = challenges
         self._alerts = alerts
+        self._grants = grants
         self.max_age = max_age
 
     # -- registration -------------------------------------------------------
 
-    def _require_enrolment_allowed(self, session: StepUpSession, existing: list[StoredCredential], now: float) -> None:
+    def _require_enrolment_allowed(
+        self, user: WebAuthnUser, session: StepUpSession, existing: list[StoredCredential], now: float
+    ) -> EnrolmentGrant | None:
+        """Raise unless this session may enrol a key now; the grant a first key will redeem, if one is needed."""
         if existing:
             require_fresh_step_up(session, now, max_age=self.max_age)
-        elif not _is_fresh(session.authenticated_at, now, self.max_age):
-            raise StepUpRequiredError("sign in again (with MFA) to enrol your first security key")
+            return None
+        if not _is_fresh(session.authenticated_at, now, self.max_age):
+            raise StepUpRequiredError("sign in again to enrol your first security key")
+        if session.mfa and not session.mfa_by_phone:
+            return None  # the sign-in itself proved a second factor
+        grant = self._grants.pending(user.tenant, user.subject, now) if self._grants is not None else None
+        if grant is None:
+            raise EnrolmentGrantRequiredError()
+        return grant
 
     def registration_options(
         self, user: WebAuthnUser, session: StepUpSession, *, device_secret: str | None, now: float
     ) -> dict[str, Any]:
         require_same_device(session, device_secret)
         existing = self._credentials.for_account(user.tenant, user.subject)
-        self._require_enrolment_allowed(session, existing, now)
+        self._require_enrolment_allowed(user, session, existing, now)
         challenge = self._challenges.issue(
             _REGISTER, session_id=session.session_id, tenant=user.tenant, subject=user.subject, now=now
         )
@@ -222,12 +264,15 @@ class WebAuthnCeremonies:
         device_secret: str | None,
         credential: Mapping[str, Any] | str,
         now: float,
+        on_first_key: Callable[[EnrolmentGrant | None], None] | None = None,
     ) -> StoredCredential:
+        """Verify and store a new key; `on_first_key(grant)` audits an account's first one."""
         require_same_device(session, device_secret)
         challenge = self._challenges.consume(
             _REGISTER, session_id=session.session_id, tenant=user.tenant, subject=user.subject, now=now
         )
-        self._require_enrolment_allowed(session, self._credentials.for_account(user.tenant, user.subject), now)
+        existing = self._credentials.for_account(user.tenant, user.subject)
+        needs_grant = self._require_enrolment_allowed(user, session, existing, now) is not None
         try:
             parsed = parse_registration_credential_json(
                 dict(credential) if isinstance(credential, Mapping) else credential
@@ -241,8 +286,12 @@ class WebAuthnCeremonies:
             )
         except WebAuthnException as error:
             raise WebAuthnError(reason=str(error)) from error
+        # Single use: of two ceremonies racing on one grant, the GETDEL lets only one through.
+        grant = None
+        if needs_grant and self._grants is not None:
+            grant = self._grants.redeem(user.tenant, user.subject, now)
         transports = [item.value for item in parsed.response.transports or ()]
-        return self._credentials.add(
+        stored = self._credentials.add(
             tenant=user.tenant,
             subject=user.subject,
             credential_id=verified.credential_id,
@@ -251,6 +300,9 @@ class WebAuthnCeremonies:
             transports=transports,
             now=datetime.fromtimestamp(now, UTC),
         )
+        if not existing and on_first_key is not None:
+            on_first_key(grant)
+        return stored
 
     # -- authentication (step-up) -------------------------------------------
 

@@ -6,7 +6,11 @@
 `require(permission)` asks the decision point (built once per app from
 policy/roles.yaml) with the caller's `Principal` and whether the session
 holds a fresh WebAuthn step-up on its bound device; a refusal becomes 403
-`{"error": "forbidden" | "mfa_required" | "step_up_required"}`. ABAC
+`{"error": "forbidden" | "mfa_required" | "step_up_required"}`. A caller
+whose session has not proven a second factor yet (the IdP's token carried no
+MFA evidence, `APP_MFA_SOURCE=token_or_webauthn`) is refused every permission
+with `mfa_required` until a WebAuthn assertion proves it, unless all of their
+roles are exempt (`APP_MFA_OPTIONAL_ROLES`). ABAC
 conditions need the record, so handlers check it with `authorize(...)`.
 `require_login()` declares "any signed-in user". `undeclared_routes(app)`
 lists routes that declare neither; tests/test_route_declarations.py fails on
@@ -26,9 +30,12 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from ..bootstrap import Services
 from ..errors import AppError
+from ..security.alert_counter import RedisAlertCounter
 from ..security.audit import AuditAction, AuditEntry, AuditInputError, AuditLog, Where
+from ..security.claims import mfa_satisfied
 from ..security.clock import SYSTEM_CLOCK
 from ..security.device import DEVICE_COOKIE
+from ..security.key_enrolment import KeyEnrolmentAdministration
 from ..security.policy import (
     DecisionPoint,
     JustificationRequiredError,
@@ -37,6 +44,7 @@ from ..security.policy import (
     UnknownRoleError,
     build_decision_point,
 )
+from ..security.policy.decision import MFA_REQUIRED
 from ..security.principal import Principal
 from ..security.role_admin import RoleAdministration
 from ..security.webauthn import require_high_risk_clearance
@@ -106,6 +114,10 @@ def _audit_refusal(request: Request, principal: Principal, permission: str, reas
         )
 
 
+def _mfa_optional_roles(request: Request) -> frozenset[str]:
+    return frozenset(request.app.state.services.settings.mfa_optional_roles)
+
+
 def require(permission: str) -> Any:
     """A dependency that admits the caller only if the decision point allows `permission`."""
 
@@ -114,6 +126,8 @@ def require(permission: str) -> Any:
         spec = point.matrix.permissions.get(permission)
         fresh = bool(spec and spec.requires_step_up) and step_up_fresh(request)
         decision = point.decide(principal, permission, step_up_fresh=fresh)
+        if decision.allowed and not mfa_satisfied(principal, _mfa_optional_roles(request)):
+            decision = MFA_REQUIRED
         if not decision.allowed:
             if spec is not None and spec.admin_action:
                 _audit_refusal(request, principal, permission, decision.reason)
@@ -195,8 +209,13 @@ def install_authorization(app: FastAPI, services: Services) -> None:
 
     point = build_decision_point(services.settings)
     app.state.authz = point
-    app.state.audit = AuditLog(point.matrix)
+    # Refused admin actions (AUTHZ003) page once per actor and window, counted in Redis across replicas.
+    counter = RedisAlertCounter(services.redis, key_prefix=services.settings.redis_key_prefix)
+    app.state.audit = AuditLog(point.matrix, counter=counter)
     app.state.role_admin = RoleAdministration(services.engine, point, app.state.audit)
+    # Enrolment grants live with the WebAuthn ceremonies (install_step_up runs first).
+    grants = app.state.step_up.grants
+    app.state.key_enrolment = KeyEnrolmentAdministration(services.engine, point, app.state.audit, grants)
 
     async def refused(_: Request, exc: Exception) -> JSONResponse:
         status = next(code for cls, code in _STATUS if isinstance(exc, cls))

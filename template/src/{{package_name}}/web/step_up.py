@@ -34,13 +34,21 @@ from ..security.abuse import CHALLENGE_HEADER, LoginDefenceGuard, LoginDefences,
 from ..security.clock import SYSTEM_CLOCK, Clock
 from ..security.device import DEVICE_COOKIE, new_device_secret
 from ..security.device import device_hash as hash_device_secret
+from ..security.key_enrolment import EnrolmentGrant, EnrolmentGrants
 from ..security.ratelimit import client_address
 from ..security.sessions import Session
 from ..security.stuffing import StructlogAlertSink
-from ..security.webauthn import RelyingParty, WebAuthnCeremonies, WebAuthnUser, require_high_risk_clearance
+from ..security.webauthn import (
+    RelyingParty,
+    WebAuthnCeremonies,
+    WebAuthnUser,
+    record_second_factor,
+    require_high_risk_clearance,
+)
 from ..security.webauthn_store import ChallengeStore, CredentialStore
+from . import challenge_page
 from .authentication import session_cookie
-from .authz import require_login
+from .authz import require_login, where
 from .deps import CurrentPrincipal, CurrentSession
 from .errors import error_response
 
@@ -66,6 +74,7 @@ class StepUpServices:
     defences: LoginDefences
     ceremonies: WebAuthnCeremonies
     trusted_proxies: tuple[str, ...]
+    grants: EnrolmentGrants
     clock: Clock = SYSTEM_CLOCK
 
 
@@ -163,7 +172,12 @@ def register_options(ceremony: Ceremony) -> dict[str, Any]:
 
 
 @router.post("/register/verify", status_code=201)
-def register_verify(ceremony: Ceremony, credential: CredentialBody) -> dict[str, Any]:
+def register_verify(request: Request, ceremony: Ceremony, credential: CredentialBody) -> dict[str, Any]:
+    def audit_first_key(grant: EnrolmentGrant | None) -> None:
+        request.app.state.key_enrolment.first_key_enrolled(
+            tenant=ceremony.user.tenant, subject=ceremony.user.subject, grant=grant, where=where(request)
+        )
+
     try:
         stored = ceremony.services.ceremonies.verify_registration(
             ceremony.user,
@@ -171,6 +185,7 @@ def register_verify(ceremony: Ceremony, credential: CredentialBody) -> dict[str,
             device_secret=ceremony.device_secret,
             credential=credential,
             now=ceremony.services.clock.now(),
+            on_first_key=audit_first_key,
         )
     except (WebAuthnError, StepUpRequiredError) as error:
         _failed(ceremony, error)
@@ -203,6 +218,7 @@ def authenticate_verify(request: Request, ceremony: Ceremony, credential: Creden
         raise
     services.defences.succeeded(account=ceremony.account)
     ceremony.session.step_up_at = result.verified_at
+    record_second_factor(ceremony.session)  # where the IdP proved one factor, this is the second
     rotated = request.app.state.identity.sessions.rotate(ceremony.session)
     log.info("webauthn_step_up", subject=ceremony.user.subject)
     response = JSONResponse(
@@ -222,6 +238,11 @@ def install_step_up(app: FastAPI, services: Services) -> None:
     alerts = StructlogAlertSink()
     defences = build_login_defences(settings, services.redis, services.secrets, alerts=alerts)
     app.state.identity.login_guards.append(LoginDefenceGuard(defences, trusted_proxies=settings.trusted_proxies))
+    grants = EnrolmentGrants(
+        services.redis,
+        key_prefix=settings.redis_key_prefix,
+        ttl_seconds=settings.webauthn_enrolment_grant_ttl_seconds,
+    )
     ceremonies = WebAuthnCeremonies(
         RelyingParty.from_base_url(settings.base_url, app.title),
         CredentialStore(services.engine),
@@ -230,8 +251,9 @@ def install_step_up(app: FastAPI, services: Services) -> None:
         ),
         alerts,
         max_age=settings.step_up_max_age_seconds,
+        grants=grants,
     )
-    app.state.step_up = StepUpServices(defences, ceremonies, tuple(settings.trusted_proxies))
+    app.state.step_up = StepUpServices(defences, ceremonies, tuple(settings.trusted_proxies), grants)
 
     @app.exception_handler(RateLimitedError)
     async def rate_limited(_: Request, exc: RateLimitedError) -> JSONResponse:
@@ -239,7 +261,7 @@ def install_step_up(app: FastAPI, services: Services) -> None:
 
     @app.exception_handler(ChallengeRequiredError)
     async def challenge_required(_: Request, exc: ChallengeRequiredError) -> JSONResponse:
-        return error_response(403, str(exc), code=exc.code)
+        return challenge_page.challenge_json(exc)
 
     @app.exception_handler(StepUpRequiredError)
     async def step_up_required(_: Request, exc: StepUpRequiredError) -> JSONResponse:
@@ -251,3 +273,4 @@ def install_step_up(app: FastAPI, services: Services) -> None:
         return error_response(status, str(exc), code=exc.code)
 
     app.include_router(router)
+    app.include_router(challenge_page.router)  # /auth/challenge.js, the solver of the challenge page

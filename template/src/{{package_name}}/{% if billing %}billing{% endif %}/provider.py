@@ -35,13 +35,19 @@ class WebhookEvent:
     """One verified provider event, normalized.
 
     Attributes:
-        event_id: the provider's unique id (or, for Braintree, the SHA-256 of the signed payload):
-            the replay guard's key.
+        event_id: the replay guard's key, made only of what the provider signs: its unique event id
+            (Stripe, Paddle), eventCode:pspReference:success (Adyen, all HMAC-covered), or the SHA-256
+            of the signed payload (Braintree, which sends no id).
         provider_type: the provider's own event name, for logs.
         occurred_at: when the provider says it happened: orders state transitions.
         checkout_id: our checkout id, echoed back from the metadata we sent.
         payment_reference / subscription_reference: the provider's ids.
-        amount_minor / currency: what the provider says it charged or refunded.
+        amount_minor / currency: what the provider says it charged (taken from the customer's payment
+            method, tax included) or refunded.
+        net_minor: what the provider billed for the purchase with every discount taken off, before the
+            tax it adds on top and before any credit balance that paid part of it. The paid-amount check
+            compares it with what the server priced (docs/billing.md, "What the amount check compares");
+            None when the event carries no amount, which never matches.
     """
 
     provider: str
@@ -54,6 +60,7 @@ class WebhookEvent:
     subscription_reference: str | None = None
     amount_minor: int | None = None
     currency: str | None = None
+    net_minor: int | None = None
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,22 @@
    stored-and-applied or neither (a failure makes the provider retry).
 4. State transitions carry the provider's event time: an event older than the
    state it would replace is recorded as `ignored_out_of_order`, never applied.
+5. A payment counts only when the provider billed what the server priced
+   (amounts.py): a checkout or renewal that paid anything else is recorded as
+   `amount_mismatch` and raises an alert; a mismatched renewal is dunned as a
+   failed one.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, text
 
+from .amounts import paid_as_priced, renewal_price
 from .audit import AuditEvent, AuditSink, BillingAction
 from .errors import UnsupportedOperationError
 from .provider import EventKind, PaymentProvider, WebhookEvent
@@ -97,6 +102,8 @@ class WebhookProcessor:
         if event.kind in (EventKind.RENEWAL_SUCCEEDED, EventKind.RENEWAL_FAILED, EventKind.SUBSCRIPTION_CANCELED):
             if not event.subscription_reference:
                 return "unmatched"
+            if event.kind is EventKind.RENEWAL_SUCCEEDED:
+                return self._paid_renewal(connection, event)
             return self._subscriptions.apply(connection, event)
         if event.kind is EventKind.REFUNDED:
             return "recorded"  # our refunds are booked when executed (approvals.py); this confirms them
@@ -121,9 +128,7 @@ class WebhookProcessor:
             return "unmatched"
         status = "failed"
         if event.kind is EventKind.PAYMENT_SUCCEEDED:
-            matches = (
-                event.amount_minor == expected.due_now_minor and (event.currency or "").upper() == expected.currency
-            )
+            matches = paid_as_priced(event, expected.due_now_minor, expected.currency)
             status = "paid" if matches else "amount_mismatch"
         row = connection.execute(
             text(
@@ -158,7 +163,7 @@ class WebhookProcessor:
                     target=f"checkout:{checkout_id}",
                     at=self._clock(),
                     outcome="failed",
-                    details={"expected": expected.due_now_minor, "reported": event.amount_minor},
+                    details={"expected": expected.due_now_minor, "reported": event.net_minor},
                     alert=True,
                 ),
             )
@@ -175,6 +180,31 @@ class WebhookProcessor:
                 at=event.occurred_at,
             )
         return "applied"
+
+    def _paid_renewal(self, connection: Connection, event: WebhookEvent) -> str:
+        """A renewal counts as paid only at the subscription's price; otherwise it is dunned as failed, and alerts.
+
+        Dunning, not silence: the period is not extended, the subscription goes `past_due` (and,
+        after the retries, `unpaid` with restricted access) until a renewal pays the right amount.
+        """
+        priced = renewal_price(connection, str(event.subscription_reference))
+        if priced is None or paid_as_priced(event, priced.amount_minor, priced.currency):
+            return self._subscriptions.apply(connection, event)
+        outcome = self._subscriptions.apply(connection, replace(event, kind=EventKind.RENEWAL_FAILED))
+        self._audit.record(
+            connection,
+            AuditEvent(
+                action=BillingAction.PAYMENT_AMOUNT_MISMATCH,
+                actor=f"provider:{event.provider}",
+                tenant=priced.tenant,
+                target=f"subscription:{event.subscription_reference}",
+                at=self._clock(),
+                outcome="failed",
+                details={"expected": priced.amount_minor, "reported": event.net_minor},
+                alert=True,
+            ),
+        )
+        return "amount_mismatch" if outcome == "applied" else outcome
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:

@@ -8,7 +8,8 @@
 // production), and prints one JSON line {"issuer", "kids"} once it listens.
 // Login and consent are this script's own interaction endpoints:
 //   GET  /interaction/:uid          JSON {"uid", "prompt"}, or an HTML form for browsers
-//   POST /interaction/:uid/login    form login=<account id>  (amr/acr come from the account)
+//   POST /interaction/:uid/login    form login=<account id>  (amr/acr come from the account: give
+//                                   MFA accounts e.g. "amr": ["pwd", "otp"] or ["mfa"], as the app's rule demands)
 //   POST /interaction/:uid/confirm  grants the requested scopes and claims
 // Test-only endpoints (never part of a real IdP):
 //   POST /__test/rotate             new signing keys (new kids) go first; old keys stay published
@@ -52,6 +53,8 @@ function signingKeys() {
 
 const customClaims = [...new Set(Object.values(accounts).flatMap((a) => Object.keys(a.claims ?? {})))]
   .filter((name) => !['sub', 'email', 'email_verified', 'name'].includes(name));
+// Every acr an account uses is advertised (acr_values_supported), as a real IdP documents its own.
+const acrValues = [...new Set(Object.values(accounts).map((a) => a.acr).filter(Boolean))];
 const cookieKeys = [randomBytes(32).toString('hex')];
 const seenAuthorizationRequests = [];
 
@@ -75,6 +78,7 @@ function buildProvider(issuer, jwks) {
     })),
     jwks: { keys: jwks },
     cookies: { keys: cookieKeys },
+    acrValues,
     pkce: { required: () => true },
     conformIdTokenClaims: false,
     claims: {

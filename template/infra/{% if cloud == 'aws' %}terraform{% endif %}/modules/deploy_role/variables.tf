@@ -107,3 +107,18 @@ variable "pass_role_arns" {
   description = "The task and execution roles a new task definition may reference."
   type        = list(string)
 }
+
+variable "promote_environment" {
+  description = "The GitHub environment of the promotion job (verify-release.yml, run from main): the only job that may push to ECR."
+  type        = string
+}
+
+variable "promote_github_workflow" {
+  description = "The workflow file whose jobs may assume the promotion role: the verifier deploy.yml calls (its job_workflow_ref)."
+  type        = string
+  default     = ".github/workflows/verify-release.yml"
+  validation {
+    condition     = can(regex("^\\.github/workflows/[A-Za-z0-9_.-]+\\.ya?ml$", var.promote_github_workflow))
+    error_message = "Name one workflow file, e.g. .github/workflows/verify-release.yml."
+  }
+}

@@ -1,4 +1,7 @@
-"""Admin routes: read the audit log; change a user's roles (admin + fresh MFA step-up + justification).
+"""Admin routes: read the audit log; change a user's roles; grant a first security-key enrolment.
+
+Changing roles and granting an enrolment both need admin + MFA + a fresh
+WebAuthn step-up + a justification, and both are audited.
 
 Thin on purpose: the decisions, the escalation rules, the justification check
 and the audit event all live in the core (`security/role_admin.py`); this
@@ -14,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
 from ...security.audit import AuditLog, verify_chain
+from ...security.clock import SYSTEM_CLOCK
+from ...security.key_enrolment import KeyEnrolmentAdministration
 from ...security.principal import Principal
 from ...security.role_admin import RoleAdministration
 from ..authz import require, step_up_fresh, where
@@ -68,3 +73,32 @@ def change_roles(
         where=where(request),
     )
     return {"user": user_id, "roles": list(change.after), "added": list(change.added), "removed": list(change.removed)}
+
+
+class EnrolmentGrantBody(BaseModel):
+    """`justification` may be omitted only to be told it is required (422 justification_required)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    justification: str = Field(default="", max_length=2000)
+
+
+@router.post("/users/{user_id}/webauthn-enrolment", status_code=201)
+def grant_key_enrolment(
+    request: Request,
+    user_id: UserId,
+    body: EnrolmentGrantBody,
+    principal: Annotated[Principal, require("users:assign_roles")],
+) -> dict[str, Any]:
+    """Let `user_id` enrol a first security key once, within the grant's lifetime (docs/identity.md)."""
+    administration: KeyEnrolmentAdministration = request.app.state.key_enrolment
+    grant = administration.grant(
+        principal,
+        tenant=principal.tenant,
+        target=user_id,
+        justification=body.justification,
+        step_up_fresh=step_up_fresh(request),
+        where=where(request),
+        now=SYSTEM_CLOCK.now(),
+    )
+    return {"user": user_id, "expires_at": int(grant.expires_at)}
