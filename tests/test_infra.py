@@ -487,14 +487,14 @@ def test_every_idp_and_payment_provider_is_covered() -> None:
 
 
 def test_every_github_role_is_bound_to_one_workflow_on_main(covering: dict[str, Path]) -> None:
-    """Deploy, migrations and audit roles: the customised subject, naming the environment, ref and workflow."""
+    """Deploy, migrations, promotion and audit roles: the customised subject (environment, ref and workflow)."""
     for tree in covering.values():
         roles = {}
         for path in (tree / "modules/deploy_role").glob("*.tf"):
             for context, statement in _statements(_parse(path.read_text(encoding="utf-8")), path.name):
                 if "assume_role_policy" in context:
                     roles[context] = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
-        assert len(roles) == 3, roles
+        assert len(roles) == 4, roles
         for subject in roles.values():
             assert re.fullmatch(
                 r"repo:\$\{var\.github_repository\}:environment:\$\{var\.\w+\}:ref:\$\{var\.github_ref\}"
