@@ -55,6 +55,8 @@ ALLOWED_SKIPS = {
     "CKV2_AWS_20": "no plain-HTTP listener exists to redirect",
     "CKV_AWS_378": "TLS ends at the ALB; the task hop stays inside private subnets behind security groups",
     "CKV2_AWS_57": "third-party credentials cannot be rotated by a Lambda; runbook rotation every 90 days",
+    "CKV_AWS_252": "an SNS message per trail file would flood the alarm topic; the trail streams to CloudWatch Logs",
+    "CKV2_AWS_3": "one account's detector; organisation-wide auto-enable is the GuardDuty delegated administrator's",
 }
 
 #: Allow statements AWS forces to use Resource "*": Sid -> (the exact actions, why). Anything else is a failure.
@@ -64,7 +66,10 @@ AWS_REQUIRED_WILDCARDS = {
         {"ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"},
         "task-definition registration and description have no resource-level permissions",
     ),
+    "DescribeTaskDefinitions": ({"ecs:DescribeTaskDefinition"}, "task-definition description has no resource ARN"),
 }
+#: Conditions that tie a VPC endpoint statement's "any principal" to this account (or organisation).
+PRINCIPAL_PERIMETER = ("aws:PrincipalAccount", "aws:PrincipalOrgID")
 #: In a KMS key policy, Resource "*" means "this key": AWS requires that form.
 KEY_POLICY_RESOURCES = {"aws_kms_key"}
 
@@ -242,8 +247,16 @@ def _wildcard_findings(document: dict[str, Any], where: str) -> list[str]:
         principal = statement.get("Principal")
         if any("*" in action for action in actions) or "NotAction" in statement:
             findings.append(f"{context} [{sid}]: wildcard action {actions}")
-        if principal is not None and "*" in json.dumps(principal):
+        # A VPC endpoint policy is a boundary: "any principal" there must be tied to this account, or the
+        # statement must name the (AWS-owned) data it reaches, such as ECR's layer bucket.
+        in_endpoint_policy = "/aws_vpc_endpoint/" in context
+        conditions = json.dumps(statement.get("Condition", {}))
+        tied = in_endpoint_policy and any(key in conditions for key in PRINCIPAL_PERIMETER)
+        named = in_endpoint_policy and "*" not in resources
+        if principal is not None and "*" in json.dumps(principal) and not (tied or named):
             findings.append(f"{context} [{sid}]: wildcard principal {principal}")
+        if "*" in resources and in_endpoint_policy and tied and "aws:ResourceAccount" in conditions:
+            continue  # this account's principals on this account's resources
         if "*" in resources:
             # Key-policy statements: inside an aws_kms_key, or the kms module's shared statement locals.
             in_key_policy = any(f"/{kind}/" in context for kind in KEY_POLICY_RESOURCES) or (
@@ -316,9 +329,9 @@ def test_deploy_role_trust_is_pinned_to_repository_environment_and_sts_audience(
         assert set(conditions) == {"StringEquals"}, "no StringLike: the subject must match exactly"
         equals = conditions["StringEquals"]
         assert equals["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
-        assert (
-            equals["token.actions.githubusercontent.com:sub"]
-            == "repo:${var.github_repository}:environment:${var.github_environment}"
+        assert equals["token.actions.githubusercontent.com:sub"] == (
+            "repo:${var.github_repository}:environment:${var.github_environment}:ref:${var.github_ref}"
+            ":job_workflow_ref:${var.github_repository}/${var.github_workflow}@${var.github_ref}"
         )
         assert "github_environment     = var.environment" in _text(tree, "modules/stack/main.tf")
         assert "aws_iam_access_key" not in "".join(p.read_text() for p in tree.rglob("*.tf"))
@@ -468,3 +481,66 @@ def test_every_idp_and_payment_provider_is_covered() -> None:
     assert {(tenancy, no_billing) for _, tenancy, no_billing in pairs} == {
         (tenancy, flag) for tenancy in available_ids("tenancy") for flag in (True, False)
     }
+
+
+# ---------------------------------------------------------------- issue 18: the deploy path and the perimeter
+
+
+def test_every_github_role_is_bound_to_one_workflow_on_main(covering: dict[str, Path]) -> None:
+    """Deploy, migrations, promotion and audit roles: the customised subject (environment, ref and workflow)."""
+    for tree in covering.values():
+        roles = {}
+        for path in (tree / "modules/deploy_role").glob("*.tf"):
+            for context, statement in _statements(_parse(path.read_text(encoding="utf-8")), path.name):
+                if "assume_role_policy" in context:
+                    roles[context] = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
+        assert len(roles) == 4, roles
+        for subject in roles.values():
+            assert re.fullmatch(
+                r"repo:\$\{var\.github_repository\}:environment:\$\{var\.\w+\}:ref:\$\{var\.github_ref\}"
+                r":job_workflow_ref:\$\{var\.github_repository\}/\$\{var\.\w+\}@\$\{var\.github_ref\}",
+                subject,
+            ), subject
+        controls = _parse(_text(tree, "modules/github_repository_controls/main.tf"))
+        template = controls["resource"][0]["github_actions_repository_oidc_subject_claim_customization_template"]
+        assert template["this"]["include_claim_keys"] == ["repo", "context", "ref", "job_workflow_ref"]
+
+
+def test_the_github_root_pins_its_provider_and_locks_encrypted_state(covering: dict[str, Path]) -> None:
+    for tree in covering.values():
+        versions = _parse(_text(tree, "github/versions.tf"))
+        required = versions["terraform"][0]["required_providers"][0]
+        assert required["github"]["source"] == "integrations/github"
+        assert re.fullmatch(r"\d+\.\d+\.\d+", required["github"]["version"])
+        backend = _text(tree, "github/backend.tf")
+        assert "encrypt      = true" in backend
+        assert "use_lockfile = true" in backend
+
+
+def test_the_perimeter_and_the_account_baseline_are_in_every_combination(covering: dict[str, Path]) -> None:
+    for tree in covering.values():
+        network = _text(tree, "modules/network/main.tf")
+        endpoints = [chunk.split('\nresource "', 1)[0] for chunk in network.split('resource "aws_vpc_endpoint"')[1:]]
+        assert len(endpoints) == 2
+        for endpoint in endpoints:
+            assert "  policy = jsonencode(" in endpoint, "a VPC endpoint without a policy"
+        dns = _text(tree, "modules/network/dns_firewall.tf")
+        assert 'firewall_fail_open = "DISABLED"' in dns
+        assert 'domains = ["*"]' in dns
+        assert 'resource "aws_cloudtrail" "this"' in _text(tree, "modules/account_baseline/main.tf")
+        assert "count            = var.manage_account_baseline ? 1 : 0" in _text(tree, "modules/stack/main.tf")
+
+
+def test_secret_and_key_policies_follow_the_backend_and_tenancy(covering: dict[str, Path]) -> None:
+    for name, tree in covering.items():
+        backend, tenancy = name.split("__")[:2]
+        stack = _text(tree, "modules/stack/main.tf")
+        assert ("reader_role_arns = [module.runtime.task_role_arn]" in stack) == (backend == "cloud"), name
+        assert ("tenant_wrap_role_arns = [module.runtime.task_role_arn]" in stack) == (
+            backend == "cloud" and tenancy in {"single", "pooled"}
+        ), name
+        assert ("user_role_arns = [module.runtime.task_role_arn]" in stack) == (tenancy in {"schema", "silo"}), name
+        assert ("resolvable_domains     = [local.vault_host]" in stack) == (backend == "vault"), name
+        kms = _text(tree, "modules/kms/main.tf")
+        assert "KeyUseThroughIamPoliciesOfThisAccount" not in kms, "the whole account may use the keys"
+        assert 'aws_secretsmanager_secret_policy" "master"' in _text(tree, "modules/database/main.tf")

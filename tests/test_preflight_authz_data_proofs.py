@@ -229,7 +229,10 @@ def test_keys_not_bound_to_their_tenant_fail_data_03(project: Path, relative, ol
 
 def test_schema_tenancy_without_its_per_tenant_kms_keys_fails_data_03(schema_tenancy: Path, tmp_path: Path) -> None:
     project = private_copy(schema_tenancy, tmp_path)
-    block = 'module "tenant_keys" {\n  source  = "../tenant_keys"\n  name    = local.name\n  tenants = var.tenants\n}\n'
+    block = (
+        'module "tenant_keys" {\n  source         = "../tenant_keys"\n  name           = local.name\n'
+        "  tenants        = var.tenants\n  user_role_arns = [module.runtime.task_role_arn]\n}\n"
+    )
     edit(project, STACK_TF, block, "")
     _assert_fails(
         project,

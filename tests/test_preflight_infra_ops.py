@@ -1,10 +1,12 @@
 """Preflight's infrastructure, secrets, operations and evidence checks: a generated project passes each;
 each way of breaking it fails with that control, and the finding names the file.
 
-DEPLOY-07 (checkov, IAM least privilege, the pinned deploy-role trust), DEPLOY-09 (private egress),
-DEPLOY-05/06 (the secrets backend), OPS-01..04 (restore drill, RTO/RPO, runbooks, comms), GOV-04
-(evidence). checkov takes ~10 s a run, so only the tests about checkov run it; every other test points
-SECURE_SCAFFOLD_CHECKOV at nothing (the check is then UNKNOWN, which those tests do not look at).
+DEPLOY-07 (checkov, IAM least privilege, GitHub roles bound to one workflow on main, secret and key
+policies, the GitHub repository's own controls), DEPLOY-09 (private egress, VPC endpoint policies, DNS
+firewall), MON-05 (CloudTrail, GuardDuty, AWS Config), DEPLOY-05/06 (the secrets backend), OPS-01..04
+(restore drill, RTO/RPO, runbooks, comms), GOV-04 (evidence). checkov takes ~10 s a run, so only
+the tests about checkov run it; every other test points SECURE_SCAFFOLD_CHECKOV at nothing (the
+check is then UNKNOWN, which those tests do not look at).
 """
 
 from __future__ import annotations
@@ -21,12 +23,18 @@ from secure_scaffold.preflight.checks import _hcl
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
-MINE = ["DEPLOY-06", "DEPLOY-07", "DEPLOY-09", "OPS-01", "OPS-02", "OPS-03", "OPS-04", "GOV-04"]
+MINE = ["DEPLOY-06", "DEPLOY-07", "DEPLOY-09", "MON-05", "OPS-01", "OPS-02", "OPS-03", "OPS-04", "GOV-04"]
 CHECKS = (
     "infra.terraform_present",
     "infra.checkov",
     "infra.iam_least_privilege",
     "infra.private_egress",
+    "infra.secret_policies",
+    "infra.kms_key_policies",
+    "infra.github_repository_controls",
+    "infra.endpoint_policies",
+    "infra.dns_firewall",
+    "infra.account_baseline",
     "secrets.backend",
     "ops.restore_drill_scheduled",
     "ops.recovery_objectives",
@@ -111,13 +119,19 @@ def test_the_cloud_secret_manager_project_passes_without_checkov(rendered, tmp_p
 
 def test_a_project_without_terraform_fails_once_and_skips_the_rest(project: Path) -> None:
     shutil.rmtree(project / "infra")
-    report = run_preflight(project, only=["DEPLOY-07", "DEPLOY-09"])
+    report = run_preflight(project, only=["DEPLOY-07", "DEPLOY-09", "MON-05"])
     statuses = {c.check: c.outcome.status for result in report.results for c in result.checks}
     assert statuses == {
         "infra.terraform_present": Status.FAILED,
         "infra.checkov": Status.SKIPPED,
         "infra.iam_least_privilege": Status.SKIPPED,
         "infra.private_egress": Status.SKIPPED,
+        "infra.secret_policies": Status.SKIPPED,
+        "infra.kms_key_policies": Status.SKIPPED,
+        "infra.github_repository_controls": Status.SKIPPED,
+        "infra.endpoint_policies": Status.SKIPPED,
+        "infra.dns_firewall": Status.SKIPPED,
+        "infra.account_baseline": Status.SKIPPED,
     }
     assert _outcome(report, "infra.terraform_present").findings[0].message == "no Terraform in the repository"
 
@@ -176,6 +190,13 @@ def test_a_checkov_skip_without_a_reason_fails(rendered, tmp_path, checkov) -> N
          "the GitHub deploy role's trust is not pinned to one repository and environment (repo:*"),
         ("deploy_role/main.tf", ":environment:${var.github_environment}", ":ref:refs/heads/main",
          "the GitHub deploy role's trust is not pinned to one repository and environment"),
+        ("deploy_role/main.tf",
+         ":ref:${var.github_ref}:job_workflow_ref:${var.github_repository}/${var.github_workflow}@${var.github_ref}\"",
+         '"', "the GitHub deploy role's trust is not bound to one workflow on one branch (repo:"),
+        ("deploy_role/main.tf", "/${var.github_workflow}@${var.github_ref}\"", '/${var.github_workflow}@refs/heads/*"',
+         "the GitHub deploy role's trust is not bound to one workflow on one branch"),
+        ("deploy_role/migrations_role.tf", ":ref:${var.github_ref}:job_workflow_ref:", ":job_workflow_ref:",
+         "the GitHub deploy role's trust is not bound to one workflow on one branch"),
         ("deploy_role/main.tf", '"token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"',
          '"token.actions.githubusercontent.com:aud" = "*"', "the GitHub OIDC trust does not require the STS audience"),
         ("kms/main.tf", '"kms:CancelKeyDeletion",', '"kms:*",',
@@ -190,6 +211,80 @@ def test_widening_iam_fails_deploy_07(project: Path, relative: str, old: str, ne
     assert hit, [finding.message for finding in findings]
     assert hit[0].path == str(TF / relative)
     assert hit[0].line is not None
+
+
+def _drop_block(path: Path, header: str) -> None:
+    """Delete the block that starts with `header` (up to its closing brace at the same indentation)."""
+    text = path.read_text(encoding="utf-8")
+    indent = header[: len(header) - len(header.lstrip())]
+    match = re.search(re.escape(header) + r".*?\n" + re.escape(indent) + r"\}\)?\n", text, re.S)
+    assert match, f"{header!r} not in {path.name}; update this test"
+    path.write_text(text.replace(match.group(0), "", 1), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("relative", "old", "new", "check", "message"),
+    [
+        ("database/main.tf", 'Sid       = "OnlyBreakGlassRolesReadTheMasterPassword"\n      Effect    = "Deny"',
+         'Sid       = "OnlyBreakGlassRolesReadTheMasterPassword"\n      Effect    = "Allow"', "infra.secret_policies",
+         "no resource policy of the master password of aws_db_instance.this (managed by RDS in Secrets Manager) "
+         "refuses it to all but named roles"),
+        ("kms/main.tf", 'Action    = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]',
+         'Action    = ["kms:CreateGrant", "kms:Decrypt"]', "infra.kms_key_policies",
+         "statement GrantsOnlyForAwsResources lets every principal of the account ['kms:Decrypt']"),
+        ("kms/main.tf", ':role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS" }', ':role/*" }',
+         "infra.kms_key_policies", "statement RdsManagesTheMasterSecret lets every principal of the account"),
+        ("github_repository_controls/main.tf", 'include_claim_keys = ["repo", "context", "ref", "job_workflow_ref"]',
+         'include_claim_keys = ["repo", "context"]', "infra.github_repository_controls",
+         "nothing sets the repository's OIDC subject to the form the roles trust"),
+        ("github_repository_controls/main.tf", "can_admins_bypass   = false", "can_admins_bypass   = true",
+         "infra.github_repository_controls",
+         "environment this does not set can_admins_bypass = false: administrators could deploy without the approval"),
+        ("github_repository_controls/main.tf", "    update   = true\n", "    update   = false\n",
+         "infra.github_repository_controls", "no tag ruleset restricts update of release tags"),
+        ("github_repository_controls/main.tf", "    non_fast_forward = true\n", "    non_fast_forward = false\n",
+         "infra.github_repository_controls", "no ruleset makes main change only through a reviewed pull request"),
+    ],
+)  # fmt: skip
+def test_weakening_who_may_read_use_or_assume_fails_deploy_07(project, relative, old, new, check, message) -> None:
+    """TM-CLOUD-02/03/08/09: each secret, key and repository control refuses the principals it should."""
+    _edit(project / TF / relative, old, new)
+    findings = _broken(project, "DEPLOY-07", check)
+    assert any(finding.message.startswith(message) for finding in findings), [f.message for f in findings]
+
+
+def test_an_app_secret_anyone_in_the_account_may_read_fails_deploy_07(rendered, tmp_path, no_checkov) -> None:
+    project = _copy(rendered, tmp_path, "cloud")
+    _drop_block(project / TF / "secrets/main.tf", 'resource "aws_secretsmanager_secret_policy" "app" {')
+    findings = _broken(project, "DEPLOY-07", "infra.secret_policies")
+    assert [finding.message.split(":")[0] for finding in findings] == [
+        "no resource policy of secret app refuses its value to all but named roles"
+    ]
+    assert findings[0].path == str(TF / "secrets/main.tf")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('StringEquals = { "kms:EncryptionContext:tenant" = each.key }',
+         'StringEquals = { "kms:EncryptionContext:purpose" = "tenant-data-key" }',
+         "statement EnvelopeUseByTheAppBoundToThisTenant of the per-tenant KMS key does not require the key's own "
+         "tenant as the encryption context"),
+        ("Principal = { AWS = var.user_role_arns }", "Principal = { AWS = local.account_root }",
+         "statement EnvelopeUseByTheAppBoundToThisTenant of the per-tenant KMS key lets every principal of the "
+         "account use it"),
+    ],
+)  # fmt: skip
+def test_a_tenant_key_usable_outside_its_tenant_fails_data_03(
+    rendered, tmp_path, no_checkov, old, new, message
+) -> None:
+    """TM-CLOUD-10: the task role (or anyone in the account) unwraps tenant A's keys while serving tenant B."""
+    project = _copy(rendered, tmp_path, "cloud")
+    _edit(project / TF / "tenant_keys/main.tf", old, new)
+    report = run_preflight(project, only=["DATA-03"])
+    outcome = _outcome(report, "data.tenant_keys")
+    assert outcome.status is Status.FAILED, outcome.summary
+    assert [finding.message.split(":")[0] for finding in outcome.findings] == [message]
 
 
 def test_the_aws_required_wildcards_stay_allowed(project: Path) -> None:
@@ -273,6 +368,95 @@ def test_opening_egress_fails_deploy_09(project: Path, relative: str, old: str, 
     _edit(project / TF / relative, old, new)
     findings = _broken(project, "DEPLOY-09", "infra.private_egress")
     assert any(finding.message.startswith(message) for finding in findings), [f.message for f in findings]
+
+
+ACCOUNT_AND_RESOURCE = (
+    'Condition = { StringEquals = { "aws:PrincipalAccount" = local.account, "aws:ResourceAccount" = local.account } }'
+)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (ACCOUNT_AND_RESOURCE + "\n      },",
+         'Condition = { StringEquals = { "aws:PrincipalAccount" = local.account } }\n      },',
+         "statement ThisAccountsPrincipalsOnThisAccountsBuckets of VPC endpoint s3 reaches any account's resources"),
+        (ACCOUNT_AND_RESOURCE + "\n      }],",
+         'Condition = { StringEquals = { "aws:ResourceAccount" = local.account } }\n      }],',
+         "statement ThisAccountsPrincipalsOnThisAccountsResources of VPC endpoint interface admits any account's "
+         "credentials"),
+    ],
+)  # fmt: skip
+def test_an_endpoint_open_to_other_accounts_fails_deploy_09(project: Path, old: str, new: str, message: str) -> None:
+    """TM-CLOUD-06: a compromised task sends data through a VPC endpoint to a bucket of the attacker's account."""
+    _edit(project / TF / "network/main.tf", old, new)
+    findings = _broken(project, "DEPLOY-09", "infra.endpoint_policies")
+    assert [finding.message.split(":")[0] for finding in findings] == [message]
+    assert findings[0].path == str(TF / "network/main.tf")
+
+
+def test_an_endpoint_without_a_policy_fails_deploy_09(project: Path) -> None:
+    network = project / TF / "network/main.tf"
+    text = network.read_text(encoding="utf-8")
+    start = text.index('resource "aws_vpc_endpoint" "s3" {')
+    _drop_block_from(network, text.index("  policy = jsonencode({", start))
+    findings = _broken(project, "DEPLOY-09", "infra.endpoint_policies")
+    assert [finding.message for finding in findings] == [
+        "VPC endpoint s3 has no policy: any account's credentials and resources pass it"
+    ]
+
+
+def _drop_block_from(path: Path, start: int) -> None:
+    text = path.read_text(encoding="utf-8")
+    end = text.index("\n  })\n", start) + len("\n  })\n")
+    path.write_text(text[:start] + text[end:], encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("unassociated", "no DNS Firewall rule group is associated with the VPC"),
+        ("fail-open", "DNS Firewall fails open: a query it cannot evaluate is answered"),
+        ("allow-last", "DNS Firewall rule block_everything_else blocks everything before the allow-list is read"),
+        ("no-block", "no DNS Firewall rule blocks the names the allow-list does not match"),
+    ],
+)
+def test_a_dns_firewall_that_lets_names_through_fails_deploy_09(project: Path, change: str, message: str) -> None:
+    """TM-CLOUD-07: a compromised task tunnels data out in DNS queries for names under the attacker's domain."""
+    dns = project / TF / "network/dns_firewall.tf"
+    if change == "unassociated":
+        _drop_block(dns, 'resource "aws_route53_resolver_firewall_rule_group_association" "egress" {')
+    elif change == "fail-open":
+        _edit(dns, 'firewall_fail_open = "DISABLED"', 'firewall_fail_open = "ENABLED"')
+    elif change == "allow-last":
+        _edit(dns, "  priority                = 100\n", "  priority                = 300\n")
+    else:
+        _edit(dns, 'action                  = "BLOCK"', 'action                  = "ALERT"')
+    findings = _broken(project, "DEPLOY-09", "infra.dns_firewall")
+    assert any(finding.message.startswith(message) for finding in findings), [f.message for f in findings]
+
+
+# ------------------------------------------------------------------ the account's own record (MON-05)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("is_multi_region_trail         = true", "is_multi_region_trail         = false",
+         "trail this does not set is_multi_region_trail = true: calls in other regions go unrecorded"),
+        ("enable_log_file_validation    = true", "enable_log_file_validation    = false",
+         "trail this does not set enable_log_file_validation = true: a deleted or edited trail file goes unnoticed"),
+        ("  enable                       = true\n", "  enable                       = false\n",
+         "GuardDuty is not enabled"),
+        ("all_supported                 = true", "all_supported                 = false",
+         "AWS Config does not record every resource type with a delivery channel, switched on"),
+    ],
+)  # fmt: skip
+def test_an_account_that_stops_recording_fails_mon_05(project: Path, old: str, new: str, message: str) -> None:
+    """TM-CLOUD-11: a compromised CI job or task acts on the AWS APIs and nothing records it."""
+    _edit(project / TF / "account_baseline/main.tf", old, new)
+    findings = _broken(project, "MON-05", "infra.account_baseline")
+    assert [finding.message for finding in findings] == [message]
 
 
 # ------------------------------------------------------------------ secrets backend (DEPLOY-05/06)

@@ -4,7 +4,8 @@ Envelope encryption in security/keys.py must bind the tenant into every AEAD
 call's associated data and every key wrap's context, so a ciphertext or a
 wrapped key moved to another tenant fails to open; every query on tenant_keys
 is limited to the transaction's tenant; and schema or silo projects give each
-tenant its own KMS key, so offboarding can crypto-shred one tenant's data.
+tenant its own KMS key, so offboarding can crypto-shred one tenant's data, usable by
+named roles only under that tenant's encryption context.
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ from . import _migrations
 from ._python import assigned, calls, dotted, named, parse
 from ._source import location, missing, source
 from .data import REQUIRES
-from .infra import terraform_files
+from .infra import _block_json_statements, _module_locals, terraform_files
+from .infra_access import _account_root, _use_actions
 
 KEYS_FILE = "security/keys.py"
 KEY_TABLE = "tenant_keys"
 #: Tenancy models whose infrastructure gives every tenant its own KMS key (crypto-shredding on offboarding).
 KMS_PER_TENANT = frozenset({"schema", "silo"})
 _AEAD = re.compile(r"(?:\w+\.)*(?:AESGCM|AESGCMSIV|AESCCM|AESOCB3|ChaCha20Poly1305)\(\)\.(?:encrypt|decrypt)")
+#: The encryption-context key the app puts the tenant in (security/keys.py `_wrap_context`).
+TENANT_CONTEXT = "tenant"
 _TENANT_FILTER = re.compile(r"\btenant_id\s*=\s*:tenant\b", re.IGNORECASE)
 
 
@@ -168,13 +172,14 @@ def _kms_findings(project: Project, tenancy: str) -> list[Finding]:
                 "infra/terraform",
             )
         ]
+    findings = _tenant_context_findings(files, per_tenant)
     sources = {
         posixpath.normpath(posixpath.join(file.directory, block.attributes["source"]))
         for file in files
         for block in file.body.blocks
         if block.type == "module" and isinstance(block.attributes.get("source"), str)
     }
-    return [
+    return findings + [
         Finding(
             f"the per-tenant KMS keys of {file.directory} are never created: no module block uses it",
             f'instantiate it: module "tenant_keys" {{ source = "../{posixpath.basename(file.directory)}" }}',
@@ -184,6 +189,42 @@ def _kms_findings(project: Project, tenancy: str) -> list[Finding]:
         for file, block in per_tenant
         if file.directory not in sources
     ]
+
+
+def _tenant_context_findings(files: list, per_tenant: list) -> list[Finding]:
+    """Each tenant's key serves named roles, and only with that tenant as the encryption context.
+
+    Otherwise the task role (or any principal of the account) unwraps tenant A's data keys while
+    serving tenant B, and per-tenant keys isolate nothing but the offboarding.
+    """
+    local_values = _module_locals(files)
+    findings = []
+    for file, block in per_tenant:
+        for statement in _block_json_statements(file, block, local_values.get(file.directory, {})):
+            if statement.effect != "Allow" or not _use_actions(statement):
+                continue
+            context = statement.condition.get("StringEquals", {}).get(f"kms:EncryptionContext:{TENANT_CONTEXT}")
+            label = f"statement {statement.sid}" if statement.sid else "a statement"
+            if _account_root(statement.principal, local_values.get(file.directory, {})):
+                findings.append(
+                    Finding(
+                        f"{label} of the per-tenant KMS key lets every principal of the account use it",
+                        "name the app's task role as the principal (Principal = { AWS = var.user_role_arns })",
+                        statement.path,
+                        statement.line,
+                    )
+                )
+            if getattr(context, "text", None) != "each.key":
+                findings.append(
+                    Finding(
+                        f"{label} of the per-tenant KMS key does not require the key's own tenant as the encryption "
+                        "context: the app could unwrap one tenant's data keys while serving another",
+                        f'add Condition StringEquals "kms:EncryptionContext:{TENANT_CONTEXT}" = each.key',
+                        statement.path,
+                        statement.line,
+                    )
+                )
+    return findings
 
 
 def _per_tenant_kek_findings(project: Project) -> list[Finding]:

@@ -3,9 +3,11 @@
 checkov is the well-kept scanner for Terraform, so `infra.checkov` runs it and
 its failed checks become findings. What checkov does not hold the project to
 is checked here from the parsed Terraform: no wildcard in IAM (checkov only
-flags `*` on a few "restrictable" actions, and never `s3:Get*`), the GitHub
-deploy role trusting exactly one repository *and environment*, and egress
-only through a default-drop domain allow-list.
+flags `*` on a few "restrictable" actions, and never `s3:Get*`), each GitHub
+role trusting exactly one repository's environment *and one workflow file on
+one ref*, and egress only through a default-drop domain allow-list. The
+perimeter (endpoint policies, DNS firewall), secrets and keys, the GitHub
+repository's own controls and the account baseline are in `infra_*.py`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import re
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +54,17 @@ RESOURCE_WILDCARD_REQUIRED = frozenset(
     }
 )
 GITHUB_OIDC = "token.actions.githubusercontent.com"
-#: `repo:<owner>/<repo>:environment:<name>`; either part may be one `${var.x}` (validated, see below).
+_REPO = r"(?:[^:*?/${}]+/[^:*?${}]+|\$\{var\.\w+\})"
+#: `repo:<owner>/<repo>:environment:<name>...`: the repository and environment, each a literal or one `${var.x}`.
 GITHUB_SUBJECT = re.compile(
-    r"^repo:(?P<repo>[^:*?/${}]+/[^:*?${}]+|\$\{var\.(?P<repo_var>\w+)\})"
-    r":environment:(?P<environment>[^:*?${}]+|\$\{var\.\w+\})$"
+    rf"^repo:(?P<repo>{_REPO}):environment:(?P<environment>[^:*?${{}}]+|\$\{{var\.\w+\}})(?P<rest>:.*)?$"
+)
+#: ...`:ref:<ref>:job_workflow_ref:<owner>/<repo>/<workflow>@<ref>`: the customised subject
+#: (repository template `repo, context, ref, job_workflow_ref`) naming one workflow file on one branch.
+WORKFLOW_BINDING = re.compile(
+    rf"^:ref:(?P<ref>refs/heads/[^:*?${{}}]+|\$\{{var\.(?P<ref_var>\w+)\}})"
+    rf":job_workflow_ref:(?P<repo>{_REPO})/(?P<workflow>\.github/workflows/[^:*?${{}}@]+|\$\{{var\.(?P<workflow_var>\w+)\}})"
+    r"@(?P<workflow_ref>[^:*?@]+)$"
 )
 #: Direct dependencies that load `.env` files into the process (secrets would live in files next to the code).
 ENV_FILE_LOADERS = frozenset({"python-dotenv", "django-environ", "environs", "python-decouple", "dotenv"})
@@ -249,6 +258,7 @@ class Statement:
     condition: dict[str, dict[str, Any]]
     not_action: bool
     not_resource: bool
+    container: str = ""  # the resource type the policy belongs to (aws_vpc_endpoint, aws_kms_key, ...), if any
 
 
 def _as_tuple(value: Any) -> tuple[Any, ...]:
@@ -269,15 +279,30 @@ def _module_locals(files: list[TerraformFile]) -> dict[str, dict[str, Any]]:
 
 
 def _resolve(value: Any, local_values: dict[str, Any]) -> Any:
-    """`local.name` to its literal value, when the module declares one; anything else unchanged."""
-    if isinstance(value, _hcl.Expr) and value.text.startswith("local."):
-        return local_values.get(value.text.removeprefix("local."), value)
-    return value
+    """`local.name` to its literal value, when the module declares one; anything else unchanged.
+
+    `local.name[each.key]` (one entry of a map of lists) resolves to every entry's items: a check
+    then judges everything the expression can evaluate to.
+    """
+    if not (isinstance(value, _hcl.Expr) and value.text.startswith("local.")):
+        return value
+    name, _, index = value.text.removeprefix("local.").partition("[")
+    found = local_values.get(name, value)
+    if index and isinstance(found, dict) and all(isinstance(item, list) for item in found.values()):
+        return [item for items in found.values() for item in items]
+    return value if index else found
 
 
 def _json_statements(file: TerraformFile, local_values: dict[str, Any]) -> Iterator[Statement]:
     assert file.body is not None
-    for value in _hcl.walk(file.body):
+    for block in file.body.blocks:
+        container = block.labels[0] if block.type == "resource" and block.labels else ""
+        for statement in _block_json_statements(file, block, local_values):
+            yield replace(statement, container=container)
+
+
+def _block_json_statements(file: TerraformFile, block: _hcl.Block, local_values: dict[str, Any]) -> Iterator[Statement]:
+    for value in _hcl.walk(block):
         if not (isinstance(value, dict) and "Effect" in value and ({"Action", "NotAction"} & set(value))):
             continue
         actions = _resolve(value.get("Action", value.get("NotAction")), local_values)
@@ -366,6 +391,13 @@ def _wildcard_findings(statement: Statement) -> list[Finding]:
             )
         )
     principal = json.dumps(statement.principal, default=str) if statement.principal is not None else ""
+    # A VPC endpoint policy bounds what passes the endpoint; a statement there may name AWS-owned
+    # data (ECR's layer bucket, reached with URLs an ECR account presigns) instead of a principal.
+    names_its_resources = bool(statement.resources) and all(
+        isinstance(resource, str) and resource != "*" for resource in statement.resources
+    )
+    if statement.container == "aws_vpc_endpoint" and names_its_resources:
+        principal = ""
     if '"*"' in principal and not statement.condition:
         findings.append(
             Finding(
@@ -411,13 +443,32 @@ def _validated_variables(files: list[TerraformFile]) -> dict[str, set[str]]:
     return found
 
 
+def _variable_ok(name: str | None, validated: set[str]) -> bool:
+    return name is None or name in validated
+
+
 def _pinned_subject(subject: str, validated: set[str]) -> bool:
     match = GITHUB_SUBJECT.match(subject)
-    return match is not None and (match.group("repo_var") is None or match.group("repo_var") in validated)
+    repo_var = re.fullmatch(r"\$\{var\.(\w+)\}", match.group("repo")) if match else None
+    return match is not None and _variable_ok(repo_var.group(1) if repo_var else None, validated)
+
+
+def _bound_to_workflow(subject: str, validated: set[str]) -> bool:
+    """The subject goes on to name one workflow file of the same repository, on the same single branch."""
+    match = GITHUB_SUBJECT.match(subject)
+    binding = WORKFLOW_BINDING.match(match.group("rest") or "") if match else None
+    return (
+        binding is not None
+        and binding.group("repo") == match.group("repo")
+        and binding.group("workflow_ref") == binding.group("ref")
+        and _variable_ok(binding.group("ref_var"), validated)
+        and _variable_ok(binding.group("workflow_var"), validated)
+    )
 
 
 def _trust_findings(statement: Statement, validated: set[str]) -> list[Finding]:
-    """A GitHub OIDC trust: exact audience, and a subject pinned to one repository's environment."""
+    """A GitHub OIDC trust: exact audience, and a subject pinned to one repository's environment, one
+    workflow file and one branch (so a writer's branch workflow that names the environment is refused)."""
     where = {"path": statement.path, "line": statement.line}
     findings = []
     equals = statement.condition.get("StringEquals", {})
@@ -437,8 +488,19 @@ def _trust_findings(statement: Statement, validated: set[str]) -> list[Finding]:
         findings.append(
             Finding(
                 f"the GitHub deploy role's trust is not pinned to one repository and environment ({shown})",
-                f'use StringEquals "{GITHUB_OIDC}:sub" = "repo:<owner>/<repo>:environment:<environment>" '
-                "(no StringLike, no wildcard, not a branch)",
+                f'use StringEquals "{GITHUB_OIDC}:sub" = "repo:<owner>/<repo>:environment:<environment>:ref:'
+                'refs/heads/main:job_workflow_ref:<owner>/<repo>/.github/workflows/<file>@refs/heads/main" '
+                "(no StringLike, no wildcard)",
+                **where,
+            )
+        )
+    elif not all(_bound_to_workflow(subject, validated) for subject in subjects):
+        findings.append(
+            Finding(
+                f"the GitHub deploy role's trust is not bound to one workflow on one branch ({', '.join(subjects)}): "
+                "any workflow a writer pushes that names the environment can assume it",
+                "customise the repository's OIDC subject (claim keys repo, context, ref, job_workflow_ref) and "
+                'match ":ref:refs/heads/main:job_workflow_ref:<owner>/<repo>/.github/workflows/<file>@refs/heads/main"',
                 **where,
             )
         )
@@ -482,7 +544,8 @@ def _vault_policy_findings(files: list[TerraformFile]) -> list[Finding]:
 @register("infra.iam_least_privilege", controls=("DEPLOY-07",), requires=("infra.terraform_present",))
 def iam_least_privilege(project: Project) -> Outcome:
     """No IAM Allow with wildcard actions, NotAction, or Resource '*' (except actions AWS offers only on '*');
-    the GitHub deploy role trusts one repository's environment; no IAM access keys; Vault policies are exact."""
+    each GitHub role trusts one repository environment, workflow and branch; no IAM access keys; Vault
+    policies are exact."""
     files = terraform_files(project)
     unreadable = [file for file in files if file.error is not None]
     statements = iam_statements(files)
@@ -521,7 +584,7 @@ def iam_least_privilege(project: Project) -> Outcome:
         )
     return passed(
         f"{len(statements)} IAM statement(s): no wildcard actions, '*' resources only where AWS requires them; "
-        f"{len(trusts)} GitHub OIDC trust(s) pinned to a repository environment"
+        f"{len(trusts)} GitHub OIDC trust(s) pinned to a repository environment, workflow and branch"
     )
 
 

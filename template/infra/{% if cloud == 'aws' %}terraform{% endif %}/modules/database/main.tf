@@ -131,3 +131,32 @@ resource "aws_db_instance" "this" {
 
   depends_on = [aws_cloudwatch_log_group.exports]
 }
+
+# The master (schema owner) password: nobody reads it but the break-glass roles named in
+# master_secret_reader_arns and RDS, which manages and rotates it. The migrations task does not
+# need it: it signs in as the schema owner with IAM database authentication.
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+resource "aws_secretsmanager_secret_policy" "master" {
+  secret_arn          = aws_db_instance.this.master_user_secret[0].secret_arn
+  block_public_policy = true
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "OnlyBreakGlassRolesReadTheMasterPassword"
+      Effect    = "Deny"
+      Principal = { AWS = "*" }
+      Action    = ["secretsmanager:GetSecretValue"]
+      Resource  = "*"
+      Condition = {
+        ArnNotLike = {
+          "aws:PrincipalArn" = concat(var.master_secret_reader_arns, [
+            "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS",
+          ])
+        }
+        BoolIfExists = { "aws:PrincipalIsAWSService" = "false" }
+      }
+    }]
+  })
+}

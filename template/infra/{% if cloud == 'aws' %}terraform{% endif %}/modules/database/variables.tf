@@ -74,3 +74,9 @@ variable "app_security_group_id" {
   description = "The application tasks' security group: the only one admitted."
   type        = string
 }
+
+variable "master_secret_reader_arns" {
+  description = "Break-glass roles that may read the RDS-managed master password (default: none but RDS itself)."
+  type        = list(string)
+  default     = []
+}

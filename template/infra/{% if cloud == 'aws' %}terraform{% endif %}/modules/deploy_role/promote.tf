@@ -8,6 +8,10 @@
 resource "aws_iam_role" "promote" {
   name                 = "${var.name}-github-promote"
   max_session_duration = 3600
+  # Bound like the other roles: the verifier's promote job, on the protected branch, in the promotion
+  # environment. That job is defined in verify-release.yml, which deploy.yml calls; for a job of a
+  # called (reusable) workflow GitHub puts the CALLED file in job_workflow_ref, and the caller's ref
+  # (main, as deploy.yml runs only there) in `ref` and after the `@`.
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -17,7 +21,7 @@ resource "aws_iam_role" "promote" {
       Condition = {
         StringEquals = {
           "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
-          "token.actions.githubusercontent.com:sub" = "repo:${var.github_repository}:environment:${var.promote_environment}"
+          "token.actions.githubusercontent.com:sub" = "repo:${var.github_repository}:environment:${var.promote_environment}:ref:${var.github_ref}:job_workflow_ref:${var.github_repository}/${var.promote_github_workflow}@${var.github_ref}"
         }
       }
     }]

@@ -1,5 +1,6 @@
-# The access-log bucket: ALB access logs and S3 server access logs of the
-# project's other buckets. Private, versioned, TLS-only, retained 400 days.
+# The logging bucket: ALB access logs, S3 server access logs of the project's
+# other buckets, and -- with the account baseline -- CloudTrail files (KMS) and
+# AWS Config history. Private, versioned, TLS-only, retained 400 days.
 
 terraform {
   required_providers {
@@ -9,6 +10,13 @@ terraform {
 
 data "aws_caller_identity" "current" {}
 data "aws_elb_service_account" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  # The one trail that may write here (modules/account_baseline names it after the environment).
+  trail_arn = "arn:${data.aws_partition.current.partition}:cloudtrail:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:trail/${var.name}"
+}
 
 resource "aws_s3_bucket" "logs" {
   #checkov:skip=CKV_AWS_18:This is the access-log target itself; logging it into itself would loop.
@@ -98,6 +106,27 @@ resource "aws_s3_bucket_policy" "logs" {
         Action    = "s3:PutObject"
         Resource  = "${aws_s3_bucket.logs.arn}/s3/*"
         Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
+      },
+      {
+        Sid       = "CloudTrailChecksTheBucket"
+        Effect    = "Allow"
+        Principal = { Service = "cloudtrail.amazonaws.com" }
+        Action    = "s3:GetBucketAcl"
+        Resource  = aws_s3_bucket.logs.arn
+        Condition = { StringEquals = { "aws:SourceArn" = local.trail_arn } }
+      },
+      {
+        Sid       = "CloudTrailWritesThisTrailOnly"
+        Effect    = "Allow"
+        Principal = { Service = "cloudtrail.amazonaws.com" }
+        Action    = "s3:PutObject"
+        Resource  = "${aws_s3_bucket.logs.arn}/cloudtrail/AWSLogs/${data.aws_caller_identity.current.account_id}/*"
+        Condition = {
+          StringEquals = {
+            "aws:SourceArn" = local.trail_arn
+            "s3:x-amz-acl"  = "bucket-owner-full-control"
+          }
+        }
       },
     ]
   })

@@ -1,6 +1,8 @@
 # Network: private subnets for tasks and data, no public IPs, VPC endpoints
-# for AWS APIs, and internet egress only through AWS Network Firewall with a
-# domain allow-list (then NAT). See docs/infrastructure.md ("Egress").
+# for AWS APIs (each with a policy: this account's principals, this account's
+# resources), internet egress only through AWS Network Firewall with a domain
+# allow-list (then NAT), and DNS answered only for the names the workloads need
+# (dns_firewall.tf). See docs/infrastructure.md ("Egress").
 
 terraform {
   required_providers {
@@ -9,6 +11,8 @@ terraform {
 }
 
 data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 
 locals {
   azs      = var.availability_zones
@@ -23,6 +27,27 @@ locals {
     state.availability_zone => state.attachment[0].endpoint_id
   }
   interface_endpoints = ["ecr.api", "ecr.dkr", "secretsmanager", "kms", "logs", "sts"]
+  account             = data.aws_caller_identity.current.account_id
+  # What the workloads call through each endpoint. The endpoint policy allows these actions only to
+  # this account's principals on this account's resources: credentials of another account (an
+  # attacker's) cannot carry data out through the endpoint, nor reach that account's resources.
+  endpoint_actions = {
+    "ecr.api"        = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    "ecr.dkr"        = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    "secretsmanager" = ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
+    "kms"            = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+    "logs"           = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    "sts"            = ["sts:GetCallerIdentity"]
+  }
+  # Actions that name no resource, so aws:ResourceAccount is absent: this account's principals only.
+  endpoint_resourceless_actions = {
+    "ecr.api"        = ["ecr:GetAuthorizationToken"]
+    "ecr.dkr"        = ["ecr:GetAuthorizationToken"]
+    "secretsmanager" = []
+    "kms"            = []
+    "logs"           = []
+    "sts"            = ["sts:GetCallerIdentity"]
+  }
 }
 
 resource "aws_vpc" "this" {
@@ -306,6 +331,27 @@ resource "aws_vpc_endpoint" "interface" {
   subnet_ids          = aws_subnet.app[*].id
   security_group_ids  = [aws_security_group.endpoints.id]
   tags                = { Name = "${var.name}-${each.key}" }
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      [{
+        Sid       = "ThisAccountsPrincipalsOnThisAccountsResources"
+        Effect    = "Allow"
+        Principal = { AWS = "*" }
+        Action    = local.endpoint_actions[each.key]
+        Resource  = "*"
+        Condition = { StringEquals = { "aws:PrincipalAccount" = local.account, "aws:ResourceAccount" = local.account } }
+      }],
+      length(local.endpoint_resourceless_actions[each.key]) > 0 ? [{
+        Sid       = "ThisAccountsPrincipalsOnActionsWithoutAResource"
+        Effect    = "Allow"
+        Principal = { AWS = "*" }
+        Action    = local.endpoint_resourceless_actions[each.key]
+        Resource  = "*"
+        Condition = { StringEquals = { "aws:PrincipalAccount" = local.account } }
+      }] : [],
+    )
+  })
 }
 
 resource "aws_vpc_endpoint" "s3" {
@@ -314,4 +360,27 @@ resource "aws_vpc_endpoint" "s3" {
   vpc_endpoint_type = "Gateway"
   route_table_ids   = aws_route_table.app[*].id
   tags              = { Name = "${var.name}-s3" }
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        # The invoice bucket (and any bucket of this account): no bucket of another account is reachable.
+        Sid       = "ThisAccountsPrincipalsOnThisAccountsBuckets"
+        Effect    = "Allow"
+        Principal = { AWS = "*" }
+        Action    = ["s3:GetObject", "s3:GetObjectRetention", "s3:PutObject", "s3:PutObjectRetention"]
+        Resource  = "*"
+        Condition = { StringEquals = { "aws:PrincipalAccount" = local.account, "aws:ResourceAccount" = local.account } }
+      },
+      {
+        # ECR keeps image layers in this AWS-owned bucket and hands out URLs presigned by an ECR
+        # account, so no principal condition can hold; the resource is named, read-only.
+        Sid       = "EcrImageLayersFromTheAwsOwnedBucket"
+        Effect    = "Allow"
+        Principal = { AWS = "*" }
+        Action    = ["s3:GetObject"]
+        Resource  = ["arn:${data.aws_partition.current.partition}:s3:::prod-${data.aws_region.current.name}-starport-layer-bucket/*"]
+      },
+    ]
+  })
 }

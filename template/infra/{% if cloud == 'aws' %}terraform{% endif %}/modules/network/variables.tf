@@ -44,3 +44,9 @@ variable "log_retention_days" {
   type        = number
   default     = 365
 }
+
+variable "resolvable_domains" {
+  description = "Names the workloads resolve but do not reach through the internet firewall (e.g. a Vault in a peered network)."
+  type        = list(string)
+  default     = []
+}

@@ -47,3 +47,16 @@ output "alarm_topic_arn" {
   description = "Where the runtime's alarms (the SIEM backlog) publish: subscribe the on-call rotation."
   value       = aws_sns_topic.alarms.arn
 }
+
+output "migrate_task_definition_family" {
+  value = aws_ecs_task_definition.migrate.family
+}
+
+output "migrate_task_role_arn" {
+  value = aws_iam_role.migrate.arn
+}
+
+output "log_group_arn" {
+  description = "The app's log group; the one-off tasks (migrate, drift) log to it under their own stream prefix."
+  value       = aws_cloudwatch_log_group.app.arn
+}

@@ -1,9 +1,11 @@
 # One customer-managed KMS key per tenant, rotation on. The app wraps each
 # tenant's data keys with that tenant's key (envelope encryption), so
 # offboarding a tenant is "schedule its key's deletion" (crypto-shredding,
-# docs/runbooks/tenant-offboarding.md). Key policies: administration and use
-# delegated to IAM of this account with explicit action lists; "*" as the
-# Resource of a key policy means this key (AWS's required form).
+# docs/runbooks/tenant-offboarding.md). Key policies: administration delegated to
+# IAM of this account with an explicit action list; use allowed to the named
+# app roles only, and only with the key's own tenant as the encryption context
+# (so a request that names another tenant is refused by KMS, not by app code);
+# "*" as the Resource of a key policy means this key (AWS's required form).
 
 terraform {
   required_providers {
@@ -40,16 +42,13 @@ resource "aws_kms_key" "tenant" {
         Resource = "*"
       },
       {
-        Sid       = "EnvelopeUseThroughIamPoliciesBoundToThisTenant"
+        Sid       = "EnvelopeUseByTheAppBoundToThisTenant"
         Effect    = "Allow"
-        Principal = { AWS = local.account_root }
+        Principal = { AWS = var.user_role_arns }
         Action    = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
         Resource  = "*"
         Condition = {
-          StringEquals = {
-            "kms:CallerAccount"            = data.aws_caller_identity.current.account_id
-            "kms:EncryptionContext:tenant" = each.key
-          }
+          StringEquals = { "kms:EncryptionContext:tenant" = each.key }
         }
       },
     ]

@@ -10,3 +10,12 @@ variable "tenants" {
     error_message = "Tenant ids are lowercase letters, digits and hyphens (up to 41 characters)."
   }
 }
+
+variable "user_role_arns" {
+  description = "The app's task role: the only principal that may wrap and unwrap with the tenant keys."
+  type        = list(string)
+  validation {
+    condition     = length(var.user_role_arns) > 0
+    error_message = "Name the task role that wraps tenant data keys."
+  }
+}

@@ -1,0 +1,75 @@
+# The audit role: the nightly permission-drift job assumes it, in the audit environment (no
+# reviewers: it runs every night). Read-only: it may start the drift task (a fixed command; it
+# registers no task definition, so it cannot change what that task runs), pass that task's two
+# roles, and read the drift task's log stream. It cannot run the migrations task or roll the service.
+
+resource "aws_iam_role" "audit" {
+  name                 = "${var.name}-github-audit"
+  max_session_duration = 3600
+  # Bound like the deploy role: the nightly workflow, on the protected branch, in the audit environment.
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Federated = local.provider_arn }
+      Action    = "sts:AssumeRoleWithWebIdentity"
+      Condition = {
+        StringEquals = {
+          "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
+          "token.actions.githubusercontent.com:sub" = "repo:${var.github_repository}:environment:${var.audit_github_environment}:ref:${var.github_ref}:job_workflow_ref:${var.github_repository}/${var.audit_github_workflow}@${var.github_ref}"
+        }
+      }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "audit" {
+  name = "run-the-drift-check-read-only"
+  role = aws_iam_role.audit.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        # AWS-REQUIRED-WILDCARD: ecs:DescribeTaskDefinition does not support resource-level permissions.
+        Sid      = "DescribeTaskDefinitions"
+        Effect   = "Allow"
+        Action   = ["ecs:DescribeTaskDefinition"]
+        Resource = "*"
+      },
+      {
+        Sid       = "ReadThisServicesNetworkConfiguration"
+        Effect    = "Allow"
+        Action    = ["ecs:DescribeServices"]
+        Resource  = ["arn:${local.partition}:ecs:${local.region}:${local.account}:service/${local.cluster_name}/${var.service_name}"]
+        Condition = { ArnEquals = { "ecs:cluster" = var.cluster_arn } }
+      },
+      {
+        Sid       = "RunTheDriftTaskOnly"
+        Effect    = "Allow"
+        Action    = ["ecs:RunTask"]
+        Resource  = ["arn:${local.partition}:ecs:${local.region}:${local.account}:task-definition/${var.audit_task_family}:*"]
+        Condition = { ArnEquals = { "ecs:cluster" = var.cluster_arn } }
+      },
+      {
+        Sid       = "WatchTasksOfThisCluster"
+        Effect    = "Allow"
+        Action    = ["ecs:DescribeTasks"]
+        Resource  = ["arn:${local.partition}:ecs:${local.region}:${local.account}:task/${local.cluster_name}/*"]
+        Condition = { ArnEquals = { "ecs:cluster" = var.cluster_arn } }
+      },
+      {
+        Sid       = "PassOnlyTheDriftTaskRoles"
+        Effect    = "Allow"
+        Action    = ["iam:PassRole"]
+        Resource  = var.audit_pass_role_arns
+        Condition = { StringEquals = { "iam:PassedToService" = "ecs-tasks.amazonaws.com" } }
+      },
+      {
+        Sid      = "ReadTheDriftLog"
+        Effect   = "Allow"
+        Action   = ["logs:GetLogEvents"]
+        Resource = ["${var.task_log_group_arn}:log-stream:drift/*"]
+      },
+    ]
+  })
+}
