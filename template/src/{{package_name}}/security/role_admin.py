@@ -24,7 +24,7 @@ from .claims import PRIVILEGED_ROLES
 from .policy.decision import Caller, DecisionPoint
 from .policy.errors import PermissionDeniedError, RoleEscalationError, UnknownRoleError
 from .policy.escalation import RoleChange, check_role_change
-from .principal import KNOWN_ROLES, Principal
+from .principal import KNOWN_ROLES, OPERATOR_ROLES, Principal
 
 PERMISSION: Final = "users:assign_roles"
 #: Advisory-lock namespace serializing changes to one user's roles.
@@ -46,9 +46,11 @@ def with_assigned_roles(engine: Engine, principal: Principal) -> Principal:
     Only roles the app knows are added, like `ClaimsMapping.roles` does, and
     admin, finance and auditor only to a caller who proved a second factor:
     an assignment must not carry a session past the MFA rule of login.
+    Vendor-only roles (`OPERATOR_ROLES`) are never added: only the vendor's IdP
+    grants them, so a row naming one (a bug, a hand edit, a restored backup) counts for nothing.
     """
     with engine.connect() as connection:
-        assigned = roles_of(connection, principal.tenant, principal.subject) & KNOWN_ROLES
+        assigned = roles_of(connection, principal.tenant, principal.subject) & (KNOWN_ROLES - OPERATOR_ROLES)
     if not principal.mfa:
         assigned -= PRIVILEGED_ROLES
     if assigned <= principal.roles:

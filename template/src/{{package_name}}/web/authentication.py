@@ -34,6 +34,7 @@ from ..security.auth_errors import (
 )
 from ..security.csrf import check_csrf, origin_of
 from ..security.identity import Identity, build_identity
+from ..security.operators import OperatorScope, operator_scope
 from ..security.principal import Principal
 from ..security.role_admin import with_assigned_roles
 from ..security.sessions import Session
@@ -113,12 +114,19 @@ def resolve_caller(identity: Identity, connection: HTTPConnection, allowed_origi
     return Caller(principal=session.principal(), session=session)
 
 
-def _authenticate(identity: Identity, engine: Engine, connection: HTTPConnection, allowed_origin: str) -> Caller:
-    """The caller with its effective roles, in one trip to the thread pool (Redis, JWKS, then Postgres)."""
+def _authenticate(
+    identity: Identity, engine: Engine, operators: OperatorScope, connection: HTTPConnection, allowed_origin: str
+) -> Caller:
+    """The caller with its effective roles, in one trip to the thread pool (Redis, JWKS, then Postgres).
+
+    Effective roles: the token's, plus those assigned in the app, minus vendor-only roles
+    unless the caller belongs to the operator tenant (security/operators.py) -- whatever
+    the token or the session says, on every request.
+    """
     caller = resolve_caller(identity, connection, allowed_origin)
     if caller.principal is None:
         return caller
-    return replace(caller, principal=with_assigned_roles(engine, caller.principal))
+    return replace(caller, principal=operators.restrict(with_assigned_roles(engine, caller.principal)))
 
 
 class AuthenticationMiddleware:
@@ -135,8 +143,11 @@ class AuthenticationMiddleware:
         identity: Identity = application.state.identity
         allowed_origin = origin_of(application.state.services.settings.base_url)
         engine: Engine = application.state.services.engine
+        operators: OperatorScope = application.state.operators
         try:
-            caller = await run_in_threadpool(_authenticate, identity, engine, HTTPConnection(scope), allowed_origin)
+            caller = await run_in_threadpool(
+                _authenticate, identity, engine, operators, HTTPConnection(scope), allowed_origin
+            )
         except CsrfError as error:
             await auth_error_response(error)(scope, receive, send)
             return
@@ -162,6 +173,7 @@ def install_authentication(app: FastAPI, services: Services) -> None:
     from .routes import auth, me
 
     app.state.identity = build_identity(services.settings, services.redis, services.secrets)
+    app.state.operators = operator_scope(services.settings)
     app.add_middleware(AuthenticationMiddleware)
 
     @app.exception_handler(AuthError)

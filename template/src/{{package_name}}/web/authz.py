@@ -8,6 +8,11 @@ policy/roles.yaml) with the caller's `Principal` and whether the session
 holds a fresh WebAuthn step-up on its bound device; a refusal becomes 403
 `{"error": "forbidden" | "mfa_required" | "step_up_required"}`. ABAC
 conditions need the record, so handlers check it with `authorize(...)`.
+A permission flagged `requires_subscription` (a paid feature) then also needs
+the caller's tenant to have full subscription access, asked of
+`app.state.subscription_access` (billing wires it); without it -- no billing,
+or a subscription past dunning, refunded or charged back -- the answer is
+402 `{"error": "subscription_required"}`: fail closed.
 `require_login()` declares "any signed-in user". `undeclared_routes(app)`
 lists routes that declare neither; tests/test_route_declarations.py fails on
 any outside the public allow-list.
@@ -34,6 +39,7 @@ from ..security.policy import (
     JustificationRequiredError,
     PermissionDeniedError,
     RoleEscalationError,
+    SubscriptionRequiredError,
     UnknownRoleError,
     build_decision_point,
 )
@@ -106,6 +112,14 @@ def _audit_refusal(request: Request, principal: Principal, permission: str, reas
         )
 
 
+def _require_subscription(request: Request, principal: Principal, permission: str) -> None:
+    """A paid feature: the tenant's subscription must give full access (no provider wired: never)."""
+    access_of: Callable[[Principal], str] | None = getattr(request.app.state, "subscription_access", None)
+    access = access_of(principal) if access_of is not None else "none"
+    if access != "full":
+        raise SubscriptionRequiredError(permission, access)
+
+
 def require(permission: str) -> Any:
     """A dependency that admits the caller only if the decision point allows `permission`."""
 
@@ -118,6 +132,8 @@ def require(permission: str) -> Any:
             if spec is not None and spec.admin_action:
                 _audit_refusal(request, principal, permission, decision.reason)
             raise PermissionDeniedError(permission, decision.reason)
+        if spec is not None and spec.requires_subscription:
+            _require_subscription(request, principal, permission)
         return principal
 
     setattr(check, DECLARATION, permission)
@@ -182,6 +198,7 @@ def unknown_permissions(app: FastAPI, point: DecisionPoint) -> list[str]:
 
 
 _STATUS: Final[tuple[tuple[type[AppError], int], ...]] = (
+    (SubscriptionRequiredError, 402),
     (PermissionDeniedError, 403),
     (RoleEscalationError, 403),
     (JustificationRequiredError, 422),

@@ -9,6 +9,11 @@
    stored-and-applied or neither (a failure makes the provider retry).
 4. State transitions carry the provider's event time: an event older than the
    state it would replace is recorded as `ignored_out_of_order`, never applied.
+5. Every captured payment -- a checkout paid, a subscription's first invoice, a
+   renewal -- becomes a row of the payment ledger (billing/ledger.py), with the
+   tenant it belongs to: the only payments credits and refunds can name. A
+   full refund or a lost chargeback the provider reports closes that row and
+   revokes the subscription it paid for.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from sqlalchemy import Connection, Engine, text
 
 from .audit import AuditEvent, AuditSink, BillingAction
 from .errors import UnsupportedOperationError
+from .ledger import Capture, Payment, PaymentKind, PaymentLedger
 from .provider import EventKind, PaymentProvider, WebhookEvent
 from .subscriptions import SubscriptionStore
 
@@ -49,10 +55,12 @@ class WebhookProcessor:
         subscriptions: SubscriptionStore,
         audit: AuditSink,
         clock: Callable[[], datetime],
+        ledger: PaymentLedger | None = None,
     ) -> None:
         self._engine = engine
         self._provider = provider
         self._subscriptions = subscriptions
+        self._ledger = ledger or PaymentLedger(provider.name, credit_is_refund=provider.credit_is_refund)
         self._audit = audit
         self._clock = clock
 
@@ -94,13 +102,127 @@ class WebhookProcessor:
     def _apply(self, connection: Connection, event: WebhookEvent) -> str:
         if event.kind in (EventKind.PAYMENT_SUCCEEDED, EventKind.PAYMENT_FAILED):
             return self._checkout_transition(connection, event)
+        if event.kind is EventKind.PAYMENT_CAPTURED:
+            return self._captured_for_checkout(connection, event)
         if event.kind in (EventKind.RENEWAL_SUCCEEDED, EventKind.RENEWAL_FAILED, EventKind.SUBSCRIPTION_CANCELED):
             if not event.subscription_reference:
                 return "unmatched"
+            if event.kind is EventKind.RENEWAL_SUCCEEDED:
+                self._record_renewal(connection, event)
             return self._subscriptions.apply(connection, event)
         if event.kind is EventKind.REFUNDED:
-            return "recorded"  # our refunds are booked when executed (approvals.py); this confirms them
+            return self._refunded(connection, event)
+        if event.kind is EventKind.CHARGEBACK:
+            return self._charged_back(connection, event)
         return "ignored"
+
+    # ------------------------------------------------------------------ the payment ledger
+    def _record(
+        self,
+        connection: Connection,
+        event: WebhookEvent,
+        *,
+        tenant: str,
+        payer: str,
+        checkout_id: uuid.UUID | None,
+        kind: PaymentKind,
+    ) -> bool:
+        if not event.payment_reference or event.amount_minor is None or not event.currency:
+            return False
+        return self._ledger.record(
+            connection,
+            Capture(
+                provider=event.provider,
+                reference=event.payment_reference,
+                tenant=tenant,
+                payer=payer,
+                checkout_id=checkout_id,
+                subscription_reference=event.subscription_reference,
+                provider_customer=event.customer_reference,
+                kind=kind,
+                amount_minor=event.amount_minor,
+                currency=event.currency,
+                at=event.occurred_at,
+            ),
+        )
+
+    def _captured_for_checkout(self, connection: Connection, event: WebhookEvent) -> str:
+        """The first payment of a checkout, reported on its own (Stripe: a subscription's first invoice)."""
+        checkout = connection.execute(
+            text("SELECT id, tenant_id, created_by FROM billing_checkouts WHERE id = :id AND provider = :provider"),
+            {"id": _uuid(event.checkout_id), "provider": event.provider},
+        ).first()
+        if checkout is None:
+            return "unmatched"
+        recorded = self._record(
+            connection, event, tenant=checkout.tenant_id, payer=checkout.created_by, checkout_id=checkout.id, kind="first"
+        )
+        return "recorded" if recorded else "ignored"
+
+    def _record_renewal(self, connection: Connection, event: WebhookEvent) -> None:
+        subscription = connection.execute(
+            text(
+                "SELECT tenant_id, customer, checkout_id FROM billing_subscriptions WHERE provider_reference = :reference"
+            ),
+            {"reference": event.subscription_reference},
+        ).first()
+        if subscription is not None:
+            self._record(
+                connection,
+                event,
+                tenant=subscription.tenant_id,
+                payer=subscription.customer,
+                checkout_id=subscription.checkout_id,
+                kind="renewal",
+            )
+
+    def _refunded(self, connection: Connection, event: WebhookEvent) -> str:
+        """The provider refunded (part of) a payment -- ours or from its dashboard; a full refund revokes."""
+        if not event.payment_reference or event.amount_minor is None:
+            return "unmatched"
+        booked = self._ledger.provider_refunded(
+            connection, event.payment_reference, event.amount_minor, cumulative=event.cumulative_amount
+        )
+        if booked is None:
+            return "unmatched"
+        payment, now_full = booked
+        if now_full:
+            self._revoke(connection, event, payment, cause="full_refund")
+        return "applied"
+
+    def _charged_back(self, connection: Connection, event: WebhookEvent) -> str:
+        if not event.payment_reference:
+            return "unmatched"
+        booked = self._ledger.charged_back(connection, event.payment_reference)
+        if booked is None:
+            return "unmatched"
+        payment, newly = booked
+        if newly:
+            self._revoke(connection, event, payment, cause="chargeback")
+        return "applied"
+
+    def _revoke(self, connection: Connection, event: WebhookEvent, payment: Payment, *, cause: str) -> None:
+        revoked = self._subscriptions.revoke(
+            connection,
+            tenant=payment.tenant,
+            subscription_reference=payment.subscription_reference,
+            checkout_id=payment.checkout_id,
+            at=event.occurred_at,
+        )
+        for subscription_id in revoked:
+            self._audit.record(
+                connection,
+                AuditEvent(
+                    action=BillingAction.SUBSCRIPTION_REVOKED,
+                    actor=f"provider:{event.provider}",
+                    tenant=payment.tenant,
+                    target=f"subscription:{subscription_id}",
+                    at=self._clock(),
+                    outcome="success",
+                    details={"cause": cause, "payment": payment.reference, "amount": payment.captured_minor},
+                    alert=True,
+                ),
+            )
 
     def _checkout_transition(self, connection: Connection, event: WebhookEvent) -> str:
         checkout_id = _uuid(event.checkout_id)
@@ -163,6 +285,8 @@ class WebhookProcessor:
                 ),
             )
             return "amount_mismatch"
+        if status == "paid":
+            self._record(connection, event, tenant=row.tenant_id, payer=row.created_by, checkout_id=checkout_id, kind="first")
         if status == "paid" and self._subscriptions.is_recurring(row.price_id):
             self._subscriptions.activate(
                 connection,

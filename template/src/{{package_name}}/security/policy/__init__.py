@@ -14,6 +14,7 @@ from .errors import (
     PolicyError,
     PolicyFileError,
     RoleEscalationError,
+    SubscriptionRequiredError,
     UnknownRoleError,
 )
 from .loader import load_matrix
@@ -30,6 +31,7 @@ __all__ = [
     "PolicyFileError",
     "Record",
     "RoleEscalationError",
+    "SubscriptionRequiredError",
     "UnknownRoleError",
     "authorize",
     "build_decision_point",
