@@ -156,9 +156,10 @@ class PaymentLedger:
         `cumulative`: the amount is the payment's refunded total so far (Stripe), not this refund's.
         """
         total = "GREATEST(provider_refunded_minor, :amount)" if cumulative else "provider_refunded_minor + :amount"
-        row = connection.execute(
-            text(
-                f"""
+        row = (
+            connection.execute(
+                text(
+                    f"""
                 WITH before AS (
                     SELECT id, status FROM billing_payments WHERE provider = :provider AND reference = :reference
                     FOR UPDATE
@@ -171,9 +172,12 @@ class PaymentLedger:
                  WHERE p.id = before.id
                 RETURNING before.status AS previous, {", ".join(f"p.{column}" for column in _COLUMNS.split(", "))}
                 """  # noqa: S608 -- only the two literal expressions above are interpolated
-            ),
-            {"provider": self._provider, "reference": reference, "amount": max(amount_minor, 0)},
-        ).mappings().first()
+                ),
+                {"provider": self._provider, "reference": reference, "amount": max(amount_minor, 0)},
+            )
+            .mappings()
+            .first()
+        )
         if row is None:
             return None
         previous = row["previous"]
@@ -183,9 +187,10 @@ class PaymentLedger:
 
     def charged_back(self, connection: Connection, reference: str) -> tuple[Payment, bool] | None:
         """The card network took the payment back; True when the row was not closed already."""
-        row = connection.execute(
-            text(
-                f"""
+        row = (
+            connection.execute(
+                text(
+                    f"""
                 WITH before AS (
                     SELECT id, status FROM billing_payments WHERE provider = :provider AND reference = :reference
                     FOR UPDATE
@@ -193,9 +198,12 @@ class PaymentLedger:
                 UPDATE billing_payments p SET status = 'charged_back' FROM before WHERE p.id = before.id
                 RETURNING before.status AS previous, {", ".join(f"p.{column}" for column in _COLUMNS.split(", "))}
                 """  # noqa: S608 -- the column list is a module constant
-            ),
-            {"provider": self._provider, "reference": reference},
-        ).mappings().first()
+                ),
+                {"provider": self._provider, "reference": reference},
+            )
+            .mappings()
+            .first()
+        )
         if row is None:
             return None
         payment = _payment({key: value for key, value in row.items() if key != "previous"})
@@ -212,7 +220,9 @@ class PaymentLedger:
                     "WHERE provider = :provider AND reference = :reference AND tenant_id = :tenant"
                 ),
                 {"provider": self._provider, "reference": reference, "tenant": tenant},
-            ).mappings().first()
+            )
+            .mappings()
+            .first()
         )
 
     def first_of_checkout(self, connection: Connection, tenant: str, checkout_id: uuid.UUID) -> Payment | None:
@@ -225,7 +235,9 @@ class PaymentLedger:
                     "AND kind = 'first' ORDER BY captured_at, created_at LIMIT 1"
                 ),
                 {"provider": self._provider, "checkout": checkout_id, "tenant": tenant},
-            ).mappings().first()
+            )
+            .mappings()
+            .first()
         )
 
     def owner_of(self, connection: Connection, reference: str) -> str | None:
@@ -240,7 +252,9 @@ class PaymentLedger:
             connection.execute(
                 text(f"SELECT {_COLUMNS} FROM billing_payments WHERE id = :id"),  # noqa: S608 -- module constant
                 {"id": payment_id},
-            ).mappings().first()
+            )
+            .mappings()
+            .first()
         )
 
     def movable_minor(self, payment: Payment) -> int:
@@ -270,4 +284,3 @@ class PaymentLedger:
             text(f"UPDATE billing_payments SET {column} = {column} - :amount WHERE id = :id"),  # noqa: S608
             {"amount": amount_minor, "id": payment_id},
         )
-

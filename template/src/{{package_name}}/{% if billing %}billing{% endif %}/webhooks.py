@@ -155,14 +155,20 @@ class WebhookProcessor:
         if checkout is None:
             return "unmatched"
         recorded = self._record(
-            connection, event, tenant=checkout.tenant_id, payer=checkout.created_by, checkout_id=checkout.id, kind="first"
+            connection,
+            event,
+            tenant=checkout.tenant_id,
+            payer=checkout.created_by,
+            checkout_id=checkout.id,
+            kind="first",
         )
         return "recorded" if recorded else "ignored"
 
     def _record_renewal(self, connection: Connection, event: WebhookEvent) -> None:
         subscription = connection.execute(
             text(
-                "SELECT tenant_id, customer, checkout_id FROM billing_subscriptions WHERE provider_reference = :reference"
+                "SELECT tenant_id, customer, checkout_id FROM billing_subscriptions "
+                "WHERE provider_reference = :reference"
             ),
             {"reference": event.subscription_reference},
         ).first()
@@ -286,7 +292,9 @@ class WebhookProcessor:
             )
             return "amount_mismatch"
         if status == "paid":
-            self._record(connection, event, tenant=row.tenant_id, payer=row.created_by, checkout_id=checkout_id, kind="first")
+            self._record(
+                connection, event, tenant=row.tenant_id, payer=row.created_by, checkout_id=checkout_id, kind="first"
+            )
         if status == "paid" and self._subscriptions.is_recurring(row.price_id):
             self._subscriptions.activate(
                 connection,
