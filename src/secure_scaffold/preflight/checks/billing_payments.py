@@ -1,11 +1,11 @@
-"""Taking and refunding money (PAY-01/02, PAY-06 to PAY-09): what a checkout or refund request may carry.
+"""Taking and refunding money (PAY-01/02, PAY-06 to PAY-08): what a checkout or refund request may carry.
 
 Proves cards never touch the app (no field of a model, parameter or page can
 carry card data: PCI-DSS SAQ A); that checkout and refunds require an
 Idempotency-Key claimed under a unique key in Postgres, so a retry never
 charges twice; that the client cannot choose what it is charged (amounts come
-from the server-side catalog); that discounts are capped on every quote; and
-that the database itself refuses a self-approved credit or refund.
+from the server-side catalog); and that discounts are capped on every quote.
+Who may pay money back, and to whom (PAY-09), is `billing_approvals`.
 """
 
 from __future__ import annotations
@@ -311,52 +311,3 @@ def discount_caps(project: Project) -> Outcome:
     if findings:
         return failed(*findings)
     return passed("discounts capped by billing_max_discount_percent and billing_max_discount_minor on every quote")
-
-
-# ------------------------------------------------------------------ PAY-09 dual approval
-
-
-@register("billing.dual_approval", controls=("PAY-09",), requires=REQUIRES)
-def dual_approval(project: Project) -> Outcome:
-    """The database itself refuses a self-approval and a second vote by the same approver."""
-    table = migrated_table(project, "billing_approvals")
-    if table is None:
-        return failed(
-            Finding(
-                "no billing_approvals table in the migrations", "record approvals with CHECK (approver <> requester)"
-            )
-        )
-    findings = []
-    if not any(
-        re.search(r"\bapprover\s*(<>|!=)\s*requester\b|\brequester\s*(<>|!=)\s*approver\b", check)
-        for check in table.checks
-    ):
-        findings.append(
-            Finding(
-                "billing_approvals has no CHECK (approver <> requester): a bypass of the service could self-approve",
-                "add CheckConstraint('approver <> requester')",
-                path=table.path,
-                line=table.line,
-            )
-        )
-    if not any({"adjustment_id", "approver"} <= set(columns) for columns in table.unique):
-        findings.append(
-            Finding(
-                "one approver could approve the same request twice (no key over adjustment_id, approver)",
-                "PrimaryKeyConstraint('adjustment_id', 'approver')",
-                path=table.path,
-                line=table.line,
-            )
-        )
-    approvals = source(project, "billing/approvals.py") or ""
-    if "SelfApprovalError" not in approvals:
-        findings.append(
-            Finding(
-                "the approval service never refuses the requester",
-                "raise SelfApprovalError when the approver requested it",
-                path=location(project, "billing/approvals.py"),
-            )
-        )
-    if findings:
-        return failed(*findings)
-    return passed("credits and refunds need a different approver, enforced by the service and a CHECK")
