@@ -28,6 +28,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..bootstrap import Services
 from ..errors import AppError
@@ -40,6 +41,7 @@ from ..security.policy import (
     PermissionDeniedError,
     RoleEscalationError,
     SubscriptionRequiredError,
+    SubscriptionsUnavailableError,
     UnknownRoleError,
     build_decision_point,
 )
@@ -113,9 +115,15 @@ def _audit_refusal(request: Request, principal: Principal, permission: str, reas
 
 
 def _require_subscription(request: Request, principal: Principal, permission: str) -> None:
-    """A paid feature: the tenant's subscription must give full access (no provider wired: never)."""
+    """A paid feature: the tenant's subscription must give full access (no provider wired: never).
+
+    When the subscriptions cannot be read the answer is a 503, never a guess either way.
+    """
     access_of: Callable[[Principal], str] | None = getattr(request.app.state, "subscription_access", None)
-    access = access_of(principal) if access_of is not None else "none"
+    try:
+        access = access_of(principal) if access_of is not None else "none"
+    except SQLAlchemyError:
+        raise SubscriptionsUnavailableError from None
     if access != "full":
         raise SubscriptionRequiredError(permission, access)
 
@@ -199,6 +207,7 @@ def unknown_permissions(app: FastAPI, point: DecisionPoint) -> list[str]:
 
 _STATUS: Final[tuple[tuple[type[AppError], int], ...]] = (
     (SubscriptionRequiredError, 402),
+    (SubscriptionsUnavailableError, 503),
     (PermissionDeniedError, 403),
     (RoleEscalationError, 403),
     (JustificationRequiredError, 422),
@@ -218,7 +227,7 @@ def install_authorization(app: FastAPI, services: Services) -> None:
     async def refused(_: Request, exc: Exception) -> JSONResponse:
         status = next(code for cls, code in _STATUS if isinstance(exc, cls))
         code = _REASON_CODES.get(getattr(exc, "reason", ""), getattr(exc, "code", "forbidden"))
-        return error_response(status, str(exc), code=code)
+        return error_response(status, str(exc), code=code, headers={"Retry-After": "1"} if status == 503 else None)
 
     async def bad_audit_input(_: Request, exc: Exception) -> JSONResponse:
         return error_response(422, str(exc))

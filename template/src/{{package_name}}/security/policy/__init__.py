@@ -15,6 +15,7 @@ from .errors import (
     PolicyFileError,
     RoleEscalationError,
     SubscriptionRequiredError,
+    SubscriptionsUnavailableError,
     UnknownRoleError,
 )
 from .loader import load_matrix
@@ -32,6 +33,7 @@ __all__ = [
     "Record",
     "RoleEscalationError",
     "SubscriptionRequiredError",
+    "SubscriptionsUnavailableError",
     "UnknownRoleError",
     "authorize",
     "build_decision_point",

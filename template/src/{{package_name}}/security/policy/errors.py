@@ -50,6 +50,15 @@ class SubscriptionRequiredError(PolicyError):
         self.access = access
 
 
+class SubscriptionsUnavailableError(PolicyError):
+    """A paid feature's subscription check could not read the subscriptions: refuse (503), never guess."""
+
+    code = "unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("the service is temporarily unavailable")
+
+
 class RoleEscalationError(PolicyError):
     """A role change would give someone more than the granter holds, or touches the granter's own roles."""
 
