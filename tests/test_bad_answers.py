@@ -7,10 +7,13 @@ the validators themselves, through plain copier: a platform team's
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import copier
 import pytest
+import yaml
 
 from secure_scaffold import generate_project
 from secure_scaffold.errors import DestinationNotEmptyError, InvalidAnswerError
@@ -123,3 +126,57 @@ def test_empty_existing_destination_is_used(template_snapshot: Path, tmp_path: P
     destination.mkdir()
     generate_project(destination, defaults=True, template=template_snapshot, quiet=True)
     assert (destination / ".copier-answers.yml").is_file()
+
+
+@pytest.mark.parametrize("typed", ["flase", "maybe", "ture", "2"])
+def test_a_mistyped_boolean_is_refused_not_read_as_true(template_snapshot: Path, tmp_path: Path, typed: str) -> None:
+    """copier casts any unknown string to True: `ai_features=flase` used to switch the AI features on."""
+    destination = tmp_path / "out"
+    with pytest.raises(InvalidAnswerError, match=f'ai_features must be true or false .*got "{typed}"'):
+        generate_project(destination, data={"ai_features": typed}, defaults=True, template=template_snapshot)
+    assert not destination.exists()
+    with pytest.raises(ValueError, match="ai_features must be true or false"):
+        copier.run_copy(str(template_snapshot), destination, data={"ai_features": typed}, defaults=True, quiet=True)
+    assert not destination.exists()
+
+
+@pytest.mark.parametrize(("typed", "expected"), [("no", False), ("false", False), ("Yes", True), ("1", True)])
+def test_copiers_documented_boolean_spellings_still_work(
+    template_snapshot: Path, tmp_path: Path, typed: str, expected: bool
+) -> None:
+    destination = generate_project(
+        tmp_path / "out", data={"ai_features": typed}, defaults=True, template=template_snapshot, quiet=True
+    )
+    assert yaml.safe_load((destination / ".copier-answers.yml").read_text())["ai_features"] is expected
+
+
+@pytest.mark.parametrize(("typed", "expected"), [("soc2", ["soc2"]), ("soc2, gdpr", ["soc2", "gdpr"])])
+def test_one_compliance_regime_on_the_command_line_is_a_one_item_list(
+    template_snapshot: Path, tmp_path: Path, typed: str, expected: list[str]
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "secure_scaffold.cli", "new", str(tmp_path / "out"), "--defaults", "-q",
+         "--template", str(template_snapshot), "-d", f"compliance={typed}"],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert yaml.safe_load((tmp_path / "out" / ".copier-answers.yml").read_text())["compliance"] == expected
+
+
+def test_a_mistyped_compliance_value_is_one_clear_line(template_snapshot: Path, tmp_path: Path) -> None:
+    with pytest.raises(InvalidAnswerError):
+        generate_project(tmp_path / "out", data={"compliance": 5}, defaults=True, template=template_snapshot)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("billing", False), ("multi_tenant", False), ("idp_mfa_values", "[otp]"), ("idp_mfa_claim", "x")],
+)
+def test_plain_copier_refuses_a_derived_value(template_snapshot: Path, tmp_path: Path, name: str, value) -> None:
+    """`--data billing=false` gave an answers file saying stripe/pooled with no billing code at all."""
+    destination = tmp_path / "out"
+    with pytest.raises(ValueError, match=f"{name} is derived from the other answers and cannot be set"):
+        copier.run_copy(str(template_snapshot), destination, data={name: value}, defaults=True, quiet=True)
+    assert not destination.exists()

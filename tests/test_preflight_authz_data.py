@@ -141,7 +141,7 @@ WORKFLOW = ".github/workflows/control-review.yml"
         ("GOV-03", WORKFLOW, "retention-days: 400", "retention-days: 30", "keeps them a year"),
         ("GOV-03", WORKFLOW, "control_outcomes.py trend", "cat", "compares them over time"),
         ("GOV-06", "docs/threat-model.md", "::test_a_replayed_callback_is_refused`",
-         "::test_a_callback_that_was_never_written`", "names tests/test_auth_routes.py::test_a_callback_that_was_never"),
+         "::test_a_callback_that_was_never_written`", "names tests/test_auth_routes.py::test_a_callback_that"),
         ("GOV-06", "docs/threat-model.md", "| `tests/test_auth_routes.py::test_a_replayed_callback_is_refused` |",
          "| (manual review) |", "abuse case TM-AUTH-01 names no test"),
         ("GOV-06", "docs/threat-model.md", "| TM-AUTH-02 |", "| TM-AUTH-01 |", "abuse case TM-AUTH-01 is listed twice"),
@@ -243,6 +243,13 @@ ALARMS_TF = "infra/terraform/modules/runtime/alarms.tf"
          "no alert rule PAY001 (payout edits)"),
         ("MON-03", f"{PACKAGE}/security/audit.py", "evaluate_alerts(", "skip_alerts(",
          "the audit log never evaluates the alert rules"),
+        ("MON-03", f"{PACKAGE}/security/alerts.py",
+         '@alert_rule("AUTHZ003", severity="high", title="Refused admin action", '
+         "per_actor_window=REFUSAL_ALERT_WINDOW_SECONDS)",
+         '@alert_rule("AUTHZ003", severity="high", title="Refused admin action")',
+         "AUTHZ003 is not aggregated per actor: any member can flood the pager with refused admin actions"),
+        ("MON-03", f"{PACKAGE}/web/authz.py", "AuditLog(point.matrix, counter=counter)", "AuditLog(point.matrix)",
+         "the audit log counts no alert windows: AUTHZ003 pages on every refused request"),
     ],
 )  # fmt: skip
 def test_breaking_sessions_or_monitoring_fails_the_control(project: Path, control, relative, old, new, message) -> None:

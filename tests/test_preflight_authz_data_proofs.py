@@ -252,6 +252,70 @@ def test_one_kek_for_every_tenant_fails_data_03_when_each_tenant_has_a_kms_key(
     )
 
 
+# ------------------------------------------------------------------ tenant purge (DATA-03)
+
+PURGE_CHECK = "data.tenant_purge_declared"
+TABLES = f"{PACKAGE}/tenancy/tables.py"
+NEW_TENANT_TABLE = '''"""A later revision adds a tenant table and forgets to declare it for purge."""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "notes_0001"
+down_revision = "0001"
+branch_labels = ("notes",)
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "tenant_notes",
+        sa.Column("id", sa.Uuid(), primary_key=True),
+        sa.Column("tenant_id", sa.Text(), nullable=False),
+    )
+'''
+
+
+def _purge_outcome(project: Path):
+    report = run_preflight(project, only=["DATA-03"])
+    (result,) = report.results
+    (check,) = [check for check in result.checks if check.check == PURGE_CHECK]
+    return check.outcome, report
+
+
+def test_a_generated_project_declares_every_tenant_table_for_purge(pristine: Path) -> None:
+    outcome, _ = _purge_outcome(pristine)
+    assert outcome.status is Status.PASSED, outcome.findings
+    assert "role_assignments" in outcome.evidence["tables"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message", "where"),
+    [
+        ("forget", "tenant table role_assignments has a tenant_id column, but tenancy/tables.py does not say how "
+         "purge erases it", "audit_0001_audit_log.py"),
+        ("new_table", "tenant table tenant_notes has a tenant_id column, but tenancy/tables.py does not say "
+         "how purge erases it", "notes_0001_tenant_notes.py"),
+        ("no_retention", "tenancy/tables.py declares no RETAINED_TENANT_TABLES literal", "tenancy/tables.py"),
+    ],
+)  # fmt: skip
+def test_a_tenant_table_purge_does_not_know_fails_data_03(project: Path, change: str, message: str, where: str) -> None:
+    if change == "forget":
+        edit(project, TABLES, '    "role_assignments",\n', "", count=1)
+    elif change == "new_table":
+        (project / f"{PACKAGE}/db/migrations/versions/notes_0001_tenant_notes.py").write_text(NEW_TENANT_TABLE)
+    else:
+        edit(
+            project, TABLES, "RETAINED_TENANT_TABLES: Final[dict[str, str]] = {", "RETAINED: Final[dict[str, str]] = {"
+        )
+    outcome, report = _purge_outcome(project)
+    assert outcome.status is Status.FAILED, outcome.summary
+    (finding,) = [finding for finding in outcome.findings if message in finding.message]
+    assert finding.path.endswith(where), finding.path
+    assert finding.hint
+    assert "DATA-03" in [failure.control_id for failure in report.blocking_failures]
+
+
 # ------------------------------------------------------------------ TLS 1.2+ (DATA-05)
 
 RUNTIME_TF = "infra/terraform/modules/runtime/main.tf"

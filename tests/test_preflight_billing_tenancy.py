@@ -155,6 +155,21 @@ BREAKS = [
         "CheckoutBody.amount lets the client choose", f"{PACKAGE}/web/routes/billing.py", id="client-amount",
     ),
     pytest.param(
+        "PAY-07", "billing.server_side_amounts", f"{PACKAGE}/billing/webhooks.py",
+        "matches = paid_as_priced(event, expected.due_now_minor, expected.currency)", "matches = True",
+        "marks a checkout paid without comparing", f"{PACKAGE}/billing/webhooks.py", id="checkout-amount-unchecked",
+    ),
+    pytest.param(
+        "PAY-07", "billing.server_side_amounts", f"{PACKAGE}/billing/webhooks.py",
+        "if not paid_as_priced(event, checkout.due_now_minor, checkout.currency):", "if False:",
+        "marks a checkout paid without comparing", f"{PACKAGE}/billing/webhooks.py", id="first-capture-unchecked",
+    ),
+    pytest.param(
+        "PAY-07", "billing.server_side_amounts", f"{PACKAGE}/billing/webhooks.py",
+        "if priced is None or paid_as_priced(event, priced.amount_minor, priced.currency):", "if True:",
+        "renewal is applied without comparing", f"{PACKAGE}/billing/webhooks.py", id="renewal-amount-unchecked",
+    ),
+    pytest.param(
         "PAY-08", "billing.discount_caps", f"{PACKAGE}/config.py",
         "billing_max_discount_percent: int = Field(default=50,",
         "billing_max_discount_percent: int = Field(default=100,",
@@ -238,6 +253,67 @@ BREAKS = [
         "AI-04", "ai.vector_store_limits", f"{PACKAGE}/ai/vector_store.py",
         "        self.apply_timeout(tx)\n", "",
         "without a transaction-local statement_timeout", f"{PACKAGE}/ai/vector_store.py", id="no-statement-timeout",
+    ),
+    pytest.param(
+        "AI-04", "ai.vector_store_limits", f"{PACKAGE}/ai/vector_store.py",
+        "            limit_cap=settings.vector_query_limit,\n", "            limit_cap=20,\n",
+        "never reads vector_query_limit", f"{PACKAGE}/ai/vector_store.py", id="query-limit-setting-unread",
+    ),
+    pytest.param(
+        "AI-04", "ai.vector_store_limits", f"{PACKAGE}/ai/assistant.py",
+        "    return VectorStore.from_settings(services.settings, services.keyring)",
+        "    return VectorStore(services.keyring)",
+        "not built from the settings", f"{PACKAGE}/ai/assistant.py", id="assistant-store-unconfigured",
+    ),
+    pytest.param(
+        "AI-04", "ai.vector_store_limits", f"{PACKAGE}/ai/vector_store.py",
+        "decisions[record] = may_read(record)", "decisions[record] = True",
+        "without a per-document access decision", f"{PACKAGE}/ai/vector_store.py", id="no-per-document-decision",
+    ),
+    pytest.param(
+        "AI-01", "ai.prompt_redaction", f"{PACKAGE}/ai/gateway.py",
+        "json.dumps(redact_structured(result, tagged=self._tagged), default=str, ensure_ascii=False)",
+        "json.dumps(result, default=str, ensure_ascii=False)",
+        "serialised before their credential-named keys are withheld", f"{PACKAGE}/ai/gateway.py",
+        id="tool-data-serialised-unredacted",
+    ),
+    # The prompt budget (AI-02): the cap on EVERY call, the tenant budget, the configured limits.
+    pytest.param(
+        "AI-02", "ai.prompt_budget", f"{PACKAGE}/ai/gateway.py",
+        "        if size > self.max_prompt_chars:\n            raise PromptTooLargeError(\n",
+        "        if False:\n            print(\n",
+        "calls the model without capping the whole prompt first", f"{PACKAGE}/ai/gateway.py",
+        id="model-call-uncapped",
+    ),
+    pytest.param(
+        "AI-02", "ai.prompt_budget", f"{PACKAGE}/ai/gateway.py",
+        "        reservation = self.budget.reserve(tenant_of(principal), size)\n"
+        "        reply = self.provider.complete(self.pin, messages, specs)\n"
+        "        self.budget.settle(reservation, reply.usage)\n",
+        "        reply = self.provider.complete(self.pin, messages, specs)\n",
+        "without reserving the tenant's budget", f"{PACKAGE}/ai/gateway.py", id="model-call-unbudgeted",
+    ),
+    pytest.param(
+        "AI-02", "ai.prompt_budget", f"{PACKAGE}/ai/gateway.py",
+        "        budget: TenantBudget,\n", "        budget: TenantBudget | None = None,\n",
+        "can be built without a tenant budget", f"{PACKAGE}/ai/gateway.py", id="budget-optional",
+    ),
+    pytest.param(
+        "AI-02", "ai.prompt_budget", f"{PACKAGE}/ai/gateway.py",
+        "redact_prompt(self._as_text(result), max_chars=self.max_tool_result_chars)",
+        "redact_prompt(self._as_text(result))",
+        "tool results reach the model without a size cap", f"{PACKAGE}/ai/gateway.py", id="tool-result-uncut",
+    ),
+    pytest.param(
+        "AI-02", "ai.prompt_budget", f"{PACKAGE}/ai/assistant.py",
+        "        budget=build_budget(services),\n", "",
+        "builds the gateway without budget", f"{PACKAGE}/ai/assistant.py", id="assistant-without-budget",
+    ),
+    pytest.param(
+        "AI-02", "ai.prompt_budget", f"{PACKAGE}/config.py",
+        "llm_tenant_requests_per_window: int = Field(default=600,",
+        "llm_tenant_requests_per_window: int = Field(default=0,",
+        "llm_tenant_requests_per_window defaults to 0", f"{PACKAGE}/config.py", id="request-budget-zero",
     ),
 ]  # fmt: skip
 

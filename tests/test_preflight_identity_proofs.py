@@ -28,6 +28,11 @@ CONFIG = f"{PACKAGE}/config.py"
 STUFFING = f"{PACKAGE}/security/stuffing.py"
 ABUSE = f"{PACKAGE}/security/abuse.py"
 BOT = f"{PACKAGE}/security/bot_challenge.py"
+POW = f"{PACKAGE}/security/proof_of_work.py"
+DENY_ALL_VERIFIER = (
+    "class DenyAllVerifier:\n    def verify(self, token: str, remote_ip: str | None) -> bool:\n"
+    "        return False\n\n\n@dataclass(frozen=True)\nclass ChallengeGate:"
+)
 INSTALL_GUARD = (
     "app.state.identity.login_guards.append(LoginDefenceGuard(defences, trusted_proxies=settings.trusted_proxies))"
 )
@@ -122,8 +127,10 @@ def test_another_answer_combination_passes_them_too(template_snapshot: Path, tmp
         ("AUTH-09", f"{PACKAGE}/security/device.py", "hmac.compare_digest(expected, device_hash(presented_secret))",
          "expected == device_hash(presented_secret)", "the device key is not compared in constant time"),
         # AUTH-14: attempts and failures are counted, thresholds are sane, crossings are logged as alerts.
-        ("AUTH-14", STUFFING, "self._alert_once(FAILURE_SPIKE, bucket, window, now, details)", "del details",
-         "a spike of failed logins from one source raises no alert"),
+        ("AUTH-14", STUFFING, "self._alert_once(FAILURE_SPIKE, bucket, window, now, details, source=bucket)",
+         "del details", "a spike of failed logins from one source raises no alert"),
+        ("AUTH-14", ABUSE, "self.monitor.record_global_excess(scope, self.global_limit)", "pass",
+         "exceeding the global login limit raises no alert"),
         ("AUTH-14", STUFFING, 'self._log.warning(\n            "security_alert",',
          'self._log.info(\n            "security_alert",',
          "stuffing alerts are not logged as security_alert warnings, the event SIEM rules page on"),
@@ -150,8 +157,32 @@ def test_another_answer_combination_passes_them_too(template_snapshot: Path, tmp
          "a source flagged for credential stuffing is not challenged"),
         ("AUTH-15", ABUSE, 'challenge=context.stage == "login",', "challenge=False,",
          "/auth/login never demands a bot challenge"),
-        ("AUTH-15", ABUSE, "self.gate.check(client, account, challenge_token)", "del challenge_token",
-         "login attempts never pass the bot challenge gate"),
+        ("AUTH-15", ABUSE, "self.gate.check(client, account, challenge_token, everyone=self.monitor.is_flooded(scope))",
+         "del challenge_token", "login attempts never pass the bot challenge gate"),
+        # AUTH-15: the challenge never becomes a lockout -- a person can always pass it.
+        ("AUTH-15", CONFIG, 'bot_challenge_verifier: Literal["proof_of_work", "siteverify"] = "proof_of_work"',
+         'bot_challenge_verifier: Literal["deny", "proof_of_work", "siteverify"] = "deny"',
+         "bot_challenge_verifier defaults to 'deny', a challenge a person cannot pass"),
+        ("AUTH-15", BOT, "@dataclass(frozen=True)\nclass ChallengeGate:", DENY_ALL_VERIFIER,
+         "DenyAllVerifier.verify refuses every answer: a challenge nobody can solve"),
+        ("AUTH-15", POW, "nx=True, ex=ttl)", "ex=ttl)",
+         "a solved proof of work can be replayed: its nonce is not claimed with SET NX"),
+        ("AUTH-15", POW, 'if not hmac.compare_digest(match["signature"], self._signature(unsigned, remote_ip)):',
+         'if match["signature"] != self._signature(unsigned, remote_ip):',
+         "the proof of work's signature is not checked in constant time"),
+        ("AUTH-15", POW, "address_bucket(remote_ip or 'unknown')", "(remote_ip or 'unknown')",
+         "proof-of-work challenges are not bound to the client they were issued to"),
+        ("AUTH-15", CONFIG, "bot_challenge_difficulty: int = Field(default=15,",
+         "bot_challenge_difficulty: int = Field(default=22,", "bot_challenge_difficulty defaults to 22"),
+        ("AUTH-15", ABUSE, 'frozenset({"code_exchange_failed", "invalid_token"})',
+         'frozenset({"code_exchange_failed", "invalid_token", "invalid_state"})',
+         "invalid_state callbacks count as failures: junk or cancelled logins make a challenge mandatory"),
+        ("AUTH-15", ABUSE, "if not outcome.succeeded and outcome.error in COUNTED_CALLBACK_FAILURES:",
+         "if not outcome.succeeded:",
+         "every failed callback counts towards a challenge: junk callbacks lock out a shared address"),
+        ("AUTH-15", ABUSE, "self.gate.check(client, account, challenge_token, everyone=self.monitor.is_flooded(scope))",
+         "self.gate.check(client, account, challenge_token)",
+         "a flood over the global login limit does not make the challenge mandatory for everyone"),
         ("AUTH-15", STEP_UP, ", challenge_token=request.headers.get(CHALLENGE_HEADER)", "",
          "the WebAuthn endpoints never demand a bot challenge"),
         ("AUTH-15", CONFIG, "bot_challenge_after_failures: int = Field(default=5,",

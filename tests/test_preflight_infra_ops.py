@@ -428,3 +428,45 @@ resource "aws_iam_role_policy" "p" {
     assert isinstance(statements[0]["Resource"], _hcl.Expr)
     with pytest.raises(_hcl.HclError, match="line 2"):
         _hcl.parse('a = 1\nb = "open\n')
+
+
+# ------------------------------------------------------------------ every container on the verified digest (issue 18)
+
+
+@pytest.mark.parametrize(
+    ("relative", "old", "new", "message"),
+    [
+        (
+            TF / "runtime" / "main.tf",
+            '    name                   = "audit-forward"\n    image                  = var.image',
+            '    name                   = "audit-forward"\n    image                  = var.sidecar_image',
+            "task definition app runs a container on var.sidecar_image, not the verified var.image",
+        ),
+        (
+            TF / "runtime" / "main.tf",
+            "  lifecycle {\n    ignore_changes = [task_definition]\n  }\n",
+            "",
+            "service app: `terraform apply` puts Terraform's task definition back in service",
+        ),
+        (
+            TF / "runtime" / "variables.tf",
+            '@sha256:[0-9a-f]{64}$", var.image))',
+            '(@sha256:[0-9a-f]{64})?$", var.image))',
+            "variable image accepts a tag",
+        ),
+        (
+            TF / "deploy_role" / "main.tf",
+            'Action   = ["ecr:DescribeImages"]',
+            'Action   = ["ecr:DescribeImages", "ecr:PutImage"]',
+            "one role may both push images (ecr:PutImage) and roll the service",
+        ),
+    ],
+    ids=["sidecar-on-another-image", "apply-rolls-back", "image-by-tag", "deployer-pushes"],
+)
+def test_an_unverified_image_path_fails_deploy_04(
+    project: Path, relative: Path, old: str, new: str, message: str
+) -> None:
+    _edit(project / relative, old, new)
+    findings = _broken(project, "DEPLOY-04", "deploy.one_verified_digest")
+    assert [f.message for f in findings] == [message]
+    assert findings[0].path == str(relative)

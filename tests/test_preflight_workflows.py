@@ -28,6 +28,9 @@ CHECKS = (
     "workflows.deploy_gates",
     "supplychain.locked_dependencies",
     "supplychain.sbom_and_signing",
+    "deploy.verified_from_main",
+    "deploy.one_verified_digest",
+    "release.sbom_tool_pinned",
 )
 
 
@@ -151,7 +154,7 @@ def test_removing_the_preflight_need_fails_deploy_10(project: Path) -> None:
 
 
 def test_a_deploy_without_signature_verification_fails_deploy_04(project: Path) -> None:
-    _edit(_workflow(project, "deploy.yml"), 'cosign verify "$IMAGE"', 'echo skipped "$IMAGE"')
+    _edit(_workflow(project, "verify-release.yml"), 'cosign verify "$image"', 'echo skipped "$image"', count=-1)
     report = run_preflight(project, only=["DEPLOY-04"])
     messages = [f.message for f in _control(report, "DEPLOY-04").findings]
     assert "job deploy (production) does not need cosign signature verification" in messages
@@ -208,7 +211,7 @@ def test_a_release_without_provenance_fails_deploy_03(project: Path) -> None:
 def test_a_release_without_sbom_fails_deploy_02(project: Path) -> None:
     release = _workflow(project, "release.yml")
     _edit(release, "cyclonedx-py environment", "echo no-sbom")
-    _edit(release, "anchore/sbom-action@", "example/other-action@")
+    _edit(release, '/bin/syft" scan', '/bin/echo" scan')
     report = run_preflight(project, only=["DEPLOY-02"])
     assert [f.message for f in _control(report, "DEPLOY-02").findings] == ["no CycloneDX SBOM is generated"]
 
@@ -250,3 +253,81 @@ def test_a_repository_without_workflows_reports_one_root_cause(tmp_path: Path, s
     assert outcomes["workflows.present"] is Status.FAILED
     for name in ("workflows.least_privilege", "workflows.zizmor", "workflows.actionlint", "workflows.deploy_gates"):
         assert outcomes[name] is Status.SKIPPED, name
+
+
+# ------------------------------------------------------------------ the release path (issue 18)
+
+
+def _findings(project: Path, control: str, check: str) -> list[str]:
+    """The findings of one check (other checks of the control may fail too)."""
+    report = run_preflight(project, only=[control])
+    (outcome,) = [c.outcome for r in report.results for c in r.checks if c.check == check]
+    assert outcome.status is Status.FAILED, check
+    return [f.message for f in outcome.findings]
+
+
+def test_a_deploy_job_runnable_from_any_branch_fails_deploy_04(project: Path) -> None:
+    deploy = _workflow(project, "deploy.yml")
+    _edit(
+        deploy,
+        "    needs: [preflight, verify, migrate]\n    if: github.ref == 'refs/heads/main'\n",
+        "    needs: [preflight, verify, migrate]\n",
+    )
+    assert _findings(project, "DEPLOY-04", "deploy.verified_from_main") == [
+        "job deploy runs when the workflow is dispatched on any branch or tag"
+    ]
+
+
+def test_a_deploy_running_the_tags_scripts_fails_deploy_04(project: Path) -> None:
+    _edit(_workflow(project, "deploy.yml"), "ref: ${{ github.sha }}", "ref: refs/tags/${{ inputs.version }}")
+    assert _findings(project, "DEPLOY-04", "deploy.verified_from_main") == [
+        "job migrate checks out the ref being deployed (refs/tags/${{ inputs.version }}) and runs its scripts"
+    ]
+
+
+def test_a_verifier_that_does_not_bind_the_commit_fails_deploy_04(project: Path) -> None:
+    verifier = _workflow(project, "verify-release.yml")
+    _edit(verifier, '            --certificate-github-workflow-sha "$SOURCE_SHA"\n', "", count=-1)
+    _edit(verifier, 'if ! git merge-base --is-ancestor "$sha" refs/remotes/origin/main; then', "if false; then")
+    assert sorted(_findings(project, "DEPLOY-04", "deploy.verified_from_main")) == [
+        "cosign verify does not bind the signature to the tag's commit (--certificate-github-workflow-sha missing)",
+        "nothing checks that the released commit is on main (reviewed code)",
+    ]
+
+
+def test_a_verifier_inlined_in_deploy_yml_fails_deploy_04(project: Path) -> None:
+    """The dispatcher picks the ref deploy.yml runs from; only a called workflow of main's is main's code."""
+    _edit(
+        _workflow(project, "deploy.yml"),
+        "uses: ./.github/workflows/verify-release.yml",
+        "uses: ./.github/workflows/elsewhere.yml",
+    )
+    assert _findings(project, "DEPLOY-04", "deploy.verified_from_main") == [
+        "the deploy does not verify through a reusable workflow of this repository"
+    ]
+
+
+def test_an_sbom_tool_next_to_the_signing_token_fails_deploy_02(project: Path) -> None:
+    release = _workflow(project, "release.yml")
+    _edit(
+        release,
+        "      packages: read # pull the image from ghcr.io\n",
+        "      packages: read # pull the image from ghcr.io\n      id-token: write\n",
+    )
+    _edit(release, "syft@v1.51.0", "syft@latest")
+    assert sorted(_findings(project, "DEPLOY-02", "release.sbom_tool_pinned")) == [
+        "job image-sbom runs an SBOM tool and holds id-token: write (it could sign anything)",
+        "syft is not installed at a pinned version",
+    ]
+
+
+def test_an_unhashed_install_of_the_preflight_tool_fails_deploy_01(project: Path) -> None:
+    _edit(
+        _workflow(project, "ci.yml"),
+        "pip install --require-hashes --no-deps -r .github/tools/secure-scaffold.lock",
+        'pip install --no-deps "secure-scaffold==0.2.0"',
+    )
+    report = run_preflight(project, only=["DEPLOY-01"])
+    assert [(f.message, f.path) for f in _control(report, "DEPLOY-01").findings] == [
+        ("pip install without hash checking", str(Path(".github/workflows/ci.yml")))
+    ]

@@ -8,8 +8,10 @@ silently ignored), and turning copier's errors into typed ones.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,14 @@ import copier
 import yaml
 from copier.errors import CopierError
 
-from ._template import template_root
+from ._template import (
+    expected_copier_warnings,
+    is_git_checkout,
+    published_template_url,
+    record_release_source,
+    release_tag,
+    template_root,
+)
 from .errors import DataFileError, DestinationNotEmptyError, InvalidAnswerError, SecureScaffoldError
 
 
@@ -63,7 +72,72 @@ def _check_answer_names(data: Mapping[str, Any], template: Path) -> None:
         if name in derived:
             raise InvalidAnswerError(f"{name!r} is derived from other answers and cannot be set")
         if name not in asked:
-            raise InvalidAnswerError(f"unknown question {name!r}; questions are: {', '.join(sorted(asked))}")
+            listed = ", ".join(sorted(asked - {"profile"}))  # the profile arrives with --profile, not as an answer
+            raise InvalidAnswerError(f"unknown question {name!r}; questions are: {listed}")
+
+
+@dataclass(frozen=True)
+class TemplateSource:
+    """What copier renders from, and what the project should record as its source.
+
+    Attributes:
+        path: the template copier reads (a directory or a git URL).
+        vcs_ref: the git ref to render, or None for copier's choice.
+        record_as: (url, tag) written into the answers afterwards, when the
+            rendered copy is a published release that copier cannot name itself.
+        warning: why `copier update` will not work for teammates, if it will not.
+    """
+
+    path: str
+    vcs_ref: str | None
+    record_as: tuple[str, str] | None = None
+    warning: str | None = None
+
+
+def resolve_source(
+    template: Path | str | None, vcs_ref: str | None, profile_facts: Mapping[str, Any] | None = None
+) -> TemplateSource:
+    """Where to render from, so the project records a source its team can update from."""
+    if template is not None:
+        local = Path(str(template))
+        if local.is_dir() and not is_git_checkout(local):
+            return TemplateSource(
+                str(template),
+                vcs_ref,
+                warning=f"{template} is not a git repository: the project records this path and no version, "
+                "so `copier update` cannot find the version it came from; publish the template in git "
+                "and pass its URL",
+            )
+        return TemplateSource(str(template), vcs_ref)
+    root, tag = template_root(), release_tag()
+    url = published_template_url(profile_facts)
+    if not is_git_checkout(root):  # an installed release: its packaged copy is the tagged template
+        if vcs_ref not in (None, tag):
+            raise SecureScaffoldError(
+                f"this secure-scaffold generates its own release, {tag}; for {vcs_ref} pass --template {url}"
+            )
+        return TemplateSource(str(root), None, record_as=(url, tag))
+    if vcs_ref in (None, tag) and tag in _tags(root):
+        return TemplateSource(str(root), tag, record_as=(url, tag))
+    return TemplateSource(
+        str(root),
+        vcs_ref,
+        warning=f"generated from the development checkout {root} (not the release tag {tag}): the project "
+        "records this local path, which teammates, CI and Renovate cannot reach; generate from a released "
+        "secure-scaffold, or pass --template <git URL>",
+    )
+
+
+def _tags(checkout: Path) -> set[str]:
+    result = subprocess.run(
+        ["git", "tag", "--list"],  # noqa: S607 - git from PATH, as copier itself runs it
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    return set(result.stdout.split()) if result.returncode == 0 else set()
 
 
 def generate_project(
@@ -74,34 +148,41 @@ def generate_project(
     template: Path | str | None = None,
     vcs_ref: str | None = None,
     quiet: bool = False,
+    profile_facts: Mapping[str, Any] | None = None,
 ) -> Path:
     """Render the template into `destination` and return its path.
 
     Nothing is written when an answer is invalid: copier validates every
     answer before rendering, and removes a destination it created if
-    rendering fails.
+    rendering fails. A warning about the recorded source (see `resolve_source`)
+    goes to stderr.
     """
     destination = Path(destination)
-    src_path = str(template) if template is not None else str(template_root())
+    source = resolve_source(template, vcs_ref, profile_facts)
     _check_destination(destination)
     answers = dict(data or {})
-    if (Path(src_path) / "copier.yml").is_file():  # a git URL is checked by copier alone
-        _check_answer_names(answers, Path(src_path))
+    if (Path(source.path) / "copier.yml").is_file():  # a git URL is checked by copier alone
+        _check_answer_names(answers, Path(source.path))
     if not defaults and not sys.stdin.isatty():
         raise InvalidAnswerError("no terminal to ask the questions on; pass --defaults and/or --data NAME=VALUE")
     try:
-        copier.run_copy(
-            src_path,
-            destination,
-            data=answers,
-            defaults=defaults,
-            vcs_ref=vcs_ref,
-            quiet=quiet,
-            unsafe=False,
-            cleanup_on_error=True,
-        )
+        with expected_copier_warnings():
+            copier.run_copy(
+                source.path,
+                destination,
+                data=answers,
+                defaults=defaults,
+                vcs_ref=source.vcs_ref,
+                quiet=quiet,
+                unsafe=False,
+                cleanup_on_error=True,
+            )
     except CopierError as error:
         raise SecureScaffoldError(str(error)) from error
-    except ValueError as error:  # copier raises ValueError for a failed validator or choice
+    except (ValueError, TypeError) as error:  # a failed validator or choice; TypeError: a mistyped answer
         raise InvalidAnswerError(str(error)) from error
+    if source.record_as is not None:
+        record_release_source(destination, *source.record_as)
+    if source.warning:
+        print(f"warning: {source.warning}", file=sys.stderr)
     return destination

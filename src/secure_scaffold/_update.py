@@ -26,7 +26,9 @@ import copier
 import yaml
 from copier.errors import CopierError
 
-from .errors import SecureScaffoldError, UpdateConflictError, UpdateRefusedError
+from ._template import expected_copier_warnings
+from .errors import ProfileError, SecureScaffoldError, UpdateConflictError, UpdateRefusedError
+from .profiles import Profile
 
 CONFLICT_MARKER = re.compile(r"^(<<<<<<< |>>>>>>> |=======$)", re.MULTILINE)
 
@@ -101,9 +103,10 @@ def _render_recorded_version(answers_file: str, project: Path, destination: Path
     source = str(recorded["_src_path"])
     if "://" not in source and not source.startswith("git@") and not Path(source).is_absolute():
         source = str((project / source).resolve())  # a local template path recorded relative to the project
-    copier.run_copy(
-        source, destination, data=answers, defaults=True, vcs_ref=recorded.get("_commit"), quiet=True, unsafe=False
-    )
+    with expected_copier_warnings():
+        copier.run_copy(
+            source, destination, data=answers, defaults=True, vcs_ref=recorded.get("_commit"), quiet=True, unsafe=False
+        )
     return destination
 
 
@@ -145,16 +148,17 @@ def update_project(
     """
     require_clean_tree(project)
     try:
-        copier.run_update(
-            project,
-            data=dict(data or {}),
-            defaults=True,
-            overwrite=True,
-            conflict="inline",
-            vcs_ref=vcs_ref,
-            quiet=quiet,
-            unsafe=False,
-        )
+        with expected_copier_warnings():
+            copier.run_update(
+                project,
+                data=dict(data or {}),
+                defaults=True,
+                overwrite=True,
+                conflict="inline",
+                vcs_ref=vcs_ref,
+                quiet=quiet,
+                unsafe=False,
+            )
     except CopierError as error:
         raise SecureScaffoldError(f"copier update failed: {error}") from error
     except ValueError as error:  # a recorded answer no longer passes its validator
@@ -177,3 +181,120 @@ def update_project(
     changed = set(_git(project, "diff", "--name-only").splitlines())
     changed |= set(_git(project, "ls-files", "--others", "--exclude-standard").splitlines())
     return sorted(changed)
+
+
+# ------------------------------------------------------------------ repairing drift from the profile's locks
+
+
+def recorded_profile_history(project: Path) -> dict[str, Any]:
+    """The newest non-empty `profile` answer the answers file has held in git history ({} if never)."""
+    try:
+        commits = _git(project, "log", "--format=%H", "--", ".copier-answers.yml").split()
+    except UpdateRefusedError:
+        return {}
+    for commit in commits:
+        try:
+            text = _git(project, "show", f"{commit}:.copier-answers.yml")
+        except UpdateRefusedError:
+            continue
+        profile = (yaml.safe_load(text) or {}).get("profile")
+        if isinstance(profile, dict) and profile:
+            return profile
+    return {}
+
+
+@dataclass(frozen=True)
+class LockRepair:
+    """What `restore_locks` put back: the profile and each locked answer that had drifted (old -> locked)."""
+
+    profile: str
+    restored: dict[str, tuple[Any, Any]]
+    changed: list[str]
+
+
+def restore_locks(project: Path, *, profile: Mapping[str, Any] | None = None, quiet: bool = False) -> LockRepair:
+    """Put back the organisation profile and every answer it locks, re-rendering what they decide.
+
+    Copier cannot do this itself: an update first re-renders the recorded
+    answers, and drifted answers fail the very lock validators this repairs.
+    So the drifted answers file is committed with the profile set aside (a
+    temporary commit), copier updates at the same template version to the
+    restored answers -- a normal three-way merge, so the team's edits stay --
+    and the temporary commit is then undone, leaving everything uncommitted for
+    review. `profile`: the organisation's current copy; by default the one the
+    project records, or the last one its history recorded.
+    """
+    require_clean_tree(project)
+    answers_path = project / ".copier-answers.yml"
+    original = answers_path.read_text(encoding="utf-8")
+    answers = yaml.safe_load(original) or {}
+    target = dict(profile or answers.get("profile") or recorded_profile_history(project))
+    if not target:
+        raise UpdateRefusedError(
+            f"{project} has never recorded an organisation profile; pass the organisation's with --profile FILE"
+        )
+    locked = target.get("locked") or {}
+    restored = {name: (answers.get(name), value) for name, value in locked.items() if answers.get(name) != value}
+    if not restored and answers.get("profile") == target:
+        return LockRepair(str(target.get("name")), {}, [])
+    drifted = {**answers, "profile": {}}
+    answers_path.write_text(yaml.safe_dump(drifted, sort_keys=False), encoding="utf-8")
+    _git(project, "add", ".copier-answers.yml")
+    _git(project, "-c", "user.name=secure-scaffold", "-c", "user.email=secure-scaffold@invalid", "commit", "-q",
+         "--no-verify", "-m", "secure-scaffold: drifted answers, profile set aside (temporary)")  # fmt: skip
+    try:
+        with expected_copier_warnings():
+            copier.run_update(
+                project,
+                data={"profile": target, **locked},
+                defaults=True,
+                overwrite=True,
+                conflict="inline",
+                vcs_ref=answers.get("_commit"),
+                quiet=quiet,
+                unsafe=False,
+            )
+    except (CopierError, ValueError) as error:
+        _git(project, "reset", "-q", "--hard", "HEAD~1")
+        raise SecureScaffoldError(f"restoring the locked answers failed: {error}") from error
+    _git(project, "reset", "-q", "--soft", "HEAD~1")
+    _git(project, "reset", "-q")
+    conflicts = unmerged_files(project)
+    if conflicts:
+        raise UpdateConflictError(
+            "the locked answers are restored, but these files did not merge cleanly; resolve them, then commit:\n  "
+            + "\n  ".join(conflicts),
+            files=conflicts,
+        )
+    changed = set(_git(project, "diff", "--name-only").splitlines())
+    changed |= set(_git(project, "ls-files", "--others", "--exclude-standard").splitlines())
+    return LockRepair(str(target.get("name")), restored, sorted(changed))
+
+
+def profile_for_update(project: Path, profile: Profile, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The `profile` answer an update may record: a newer version of the same profile, whose locks hold.
+
+    Refuses another profile's name, an older version, and answers (recorded or
+    given with -d) that the new version's locks or allowed lists refuse.
+    """
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8")) or {}
+    recorded = answers.get("profile") or recorded_profile_history(project)
+    if recorded and recorded.get("name") != profile.name:
+        raise ProfileError(
+            f"the project records the {recorded.get('name')!r} profile; --profile gave {profile.name!r}. "
+            "A project keeps its organisation's profile: ask the platform team for a new version of it"
+        )
+    if recorded and int(recorded.get("version") or 0) > profile.version:
+        raise ProfileError(
+            f"the project records version {recorded.get('version')} of {profile.name!r}; "
+            f"--profile gave the older version {profile.version}"
+        )
+    questions = {name: value for name, value in answers.items() if not name.startswith("_") and name != "profile"}
+    problems = profile.conflicts({**questions, **data})
+    if problems:
+        raise ProfileError(
+            f"version {profile.version} of the {profile.name!r} profile refuses this project's answers: "
+            + "; ".join(problems)
+            + " (change them with -d in the same update)"
+        )
+    return profile.as_answer()

@@ -17,6 +17,9 @@ from . import __version__
 from ._generate import generate_project, read_data_file
 from .errors import DataFileError, ProfileError, SecureScaffoldError
 
+#: Multiple-choice questions: `-d compliance=soc2` (or `soc2,gdpr`) means a list, as copier's `[soc2, gdpr]` does.
+LIST_QUESTIONS = ("compliance",)
+
 
 def _parse_data(pairs: Sequence[str]) -> dict[str, Any]:
     data: dict[str, Any] = {}
@@ -24,6 +27,8 @@ def _parse_data(pairs: Sequence[str]) -> dict[str, Any]:
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise DataFileError(f"--data expects NAME=VALUE, got {pair!r}")
+        if name in LIST_QUESTIONS and not value.strip().startswith("["):
+            value = [item.strip() for item in value.split(",") if item.strip()]
         data[name] = value
     return data
 
@@ -47,6 +52,7 @@ def _cmd_new(args: argparse.Namespace) -> int:
         template=args.template,
         vcs_ref=args.vcs_ref,
         quiet=args.quiet,
+        profile_facts=(data.get("profile") or {}).get("facts"),
     )
     print(f"Done: {destination.resolve()}", file=sys.stderr)
     return 0
@@ -69,8 +75,29 @@ def _cmd_update(args: argparse.Namespace) -> int:
         print(f"up to date ({check.current_version})")
         return 0
     require_clean_tree(args.path)
+    data = _parse_data(args.data)
+    if "profile" in data:
+        raise ProfileError("the profile is not an answer to set with -d; move to a new version with --profile FILE")
+    new_profile = None
+    if args.profile:
+        from ._update import profile_for_update
+        from .profiles import load_profile
+
+        new_profile = profile_for_update(args.path, load_profile(args.profile), data)
     before = _control_statuses(args.path)
-    changed = update_project(args.path, vcs_ref=args.vcs_ref, data=_parse_data(args.data), quiet=args.quiet)
+    if args.restore_locks:
+        from ._update import restore_locks
+
+        if data:
+            raise ProfileError("--restore-locks changes only the locked answers; run it without -d")
+        repair = restore_locks(args.path, profile=new_profile, quiet=args.quiet)
+        for name, (was, now) in sorted(repair.restored.items()):
+            print(f"restored {name}: {was!r} -> {now!r} (locked by the {repair.profile!r} profile)", file=sys.stderr)
+        changed = repair.changed
+    else:
+        if new_profile is not None:
+            data["profile"] = new_profile
+        changed = update_project(args.path, vcs_ref=args.vcs_ref, data=data, quiet=args.quiet)
     print(f"updated cleanly; {len(changed)} file(s) changed (review with `git diff`, then commit)", file=sys.stderr)
     after = _control_statuses(args.path)
     moves = [
@@ -114,25 +141,30 @@ def _cmd_controls(args: argparse.Namespace) -> int:
     return 0
 
 
-class _SkipAction(argparse.Action):
-    """`--skip ID --reason TEXT`, repeatable: each --reason belongs to the --skip before it."""
+class _ReasonedAction(argparse.Action):
+    """`--skip ID --reason TEXT` and `--allow-unknown ID --reason TEXT`, repeatable.
+
+    Each --reason belongs to the --skip or --allow-unknown right before it; both
+    are recorded in the report, so an exception to the gate always says why.
+    """
 
     def __call__(self, parser, namespace, value, option_string=None):
-        skips: list[list[str]] = getattr(namespace, "skips", None) or []
-        if option_string == "--skip":
-            skips.append([value, ""])
-        elif not skips or skips[-1][1]:
-            parser.error("--reason must follow a --skip ID")
+        exceptions: list[list[str]] = getattr(namespace, "exceptions", None) or []
+        if option_string in ("--skip", "--allow-unknown"):
+            exceptions.append([option_string, value, ""])
+        elif not exceptions or exceptions[-1][2]:
+            parser.error("--reason must follow a --skip ID or an --allow-unknown ID")
         else:
-            skips[-1][1] = value
-        namespace.skips = skips
+            exceptions[-1][2] = value
+        namespace.exceptions = exceptions
 
 
 def _cmd_preflight(args: argparse.Namespace) -> int:
     from .preflight import run_preflight
     from .report import RENDERERS, write_evidence_bundle
 
-    skips = dict(args.skips or [])
+    skips = {control: reason for flag, control, reason in args.exceptions if flag == "--skip"}
+    accepted = {control: reason for flag, control, reason in args.exceptions if flag == "--allow-unknown"}
     interactive = sys.stderr.isatty() and args.output is None and args.format == "table"
 
     def progress(check: str) -> None:
@@ -144,7 +176,9 @@ def _cmd_preflight(args: argparse.Namespace) -> int:
         from .profiles import load_profile
 
         profile = load_profile(args.profile)
-    report = run_preflight(args.path, only=args.only, skip=skips, progress=progress, profile=profile)
+    report = run_preflight(
+        args.path, only=args.only, skip=skips, allow_unknown=accepted, progress=progress, profile=profile
+    )
     if interactive:
         print("\r\033[K", end="", file=sys.stderr)
     rendered = RENDERERS[args.format](report)
@@ -156,7 +190,11 @@ def _cmd_preflight(args: argparse.Namespace) -> int:
     if args.evidence:
         write_evidence_bundle(report, args.evidence)
         print(f"wrote evidence bundle to {args.evidence}", file=sys.stderr)
-    return 0 if report.ok else 1
+    if args.format != "table" or args.output:
+        from .report import verdict_line
+
+        print(f"preflight: {verdict_line(report)}", file=sys.stderr)
+    return report.verdict.exit_code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -172,8 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("-d", "--data", action="append", default=[], metavar="NAME=VALUE", help="answer a question")
     new.add_argument("--data-file", type=Path, help="YAML file of answers (as copier --data-file)")
     new.add_argument("--defaults", action="store_true", help="use the default answer for every question not given")
-    new.add_argument("--template", help="template path or git URL (default: the one shipped with this package)")
-    new.add_argument("--vcs-ref", help="git ref of the template to use (default: its latest release tag)")
+    new.add_argument(
+        "--template",
+        help="template git URL or path (default: this package's own release, recorded as its published URL)",
+    )
+    new.add_argument("--vcs-ref", help="git ref of the template to use (default: this package's release tag)")
     new.add_argument("--profile", metavar="PATH_OR_URL", help="org profile: defaults, locked answers, allowed choices")
     new.add_argument("-q", "--quiet", action="store_true", help="do not list the files written")
     new.set_defaults(run=_cmd_new)
@@ -189,6 +230,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     update.add_argument("--vcs-ref", help="template version to update to (default: the latest tag)")
     update.add_argument("-d", "--data", action="append", default=[], metavar="NAME=VALUE", help="change an answer")
+    update.add_argument(
+        "--profile",
+        metavar="PATH_OR_URL",
+        help="move to a newer version of the recorded org profile (validated; the answers must keep its locks)",
+    )
+    update.add_argument(
+        "--restore-locks",
+        action="store_true",
+        help="put back every answer the org profile locks (and the profile itself), re-rendering what they decide",
+    )
     update.add_argument("-q", "--quiet", action="store_true")
     update.set_defaults(run=_cmd_update)
 
@@ -200,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     preflight = commands.add_parser(
         "preflight",
-        help="prove the project's security controls; exit 1 when a blocking control fails",
+        help="prove the project's security controls; exit 1 when a blocking control fails, 3 when one is unchecked",
         description="Run every check of the controls catalog that applies to the project.",
     )
     preflight.add_argument("path", nargs="?", type=Path, default=Path.cwd(), help="project directory (default: .)")
@@ -209,9 +260,17 @@ def build_parser() -> argparse.ArgumentParser:
     preflight.add_argument("--evidence", type=Path, metavar="DIR", help="also write an evidence bundle for auditors")
     preflight.add_argument("--profile", metavar="PATH_OR_URL", help="the organisation's profile to hold locks against")
     preflight.add_argument("--only", action="append", default=[], metavar="ID", help="check only these control ids")
-    preflight.add_argument("--skip", action=_SkipAction, metavar="ID", help="skip a control (needs --reason)")
-    preflight.add_argument("--reason", action=_SkipAction, metavar="TEXT", help="why the preceding --skip is justified")
-    preflight.set_defaults(run=_cmd_preflight, skips=[])
+    preflight.add_argument("--skip", action=_ReasonedAction, metavar="ID", help="skip a control (needs --reason)")
+    preflight.add_argument(
+        "--allow-unknown",
+        action=_ReasonedAction,
+        metavar="ID",
+        help="accept a control that cannot be checked here (needs --reason); otherwise the run is INCOMPLETE",
+    )
+    preflight.add_argument(
+        "--reason", action=_ReasonedAction, metavar="TEXT", help="why the preceding --skip/--allow-unknown is justified"
+    )
+    preflight.set_defaults(run=_cmd_preflight, exceptions=[])
 
     controls = commands.add_parser("controls", help="list the security controls of the catalog")
     controls.add_argument("--format", choices=("table", "markdown", "json"), default="table")

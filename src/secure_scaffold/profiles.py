@@ -36,6 +36,7 @@ FACTS: dict[str, str] = {
     "siem_endpoint": "https URL the audit stream is shipped to",
     "approver_team": "team that approves production deploys and migrations, e.g. @acme/approvers",
     "registry": "container registry host/path for release images",
+    "template_url": "git URL (https or ssh) of the organisation's mirror of the secure-scaffold template",
 }
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 MAX_PROFILE_BYTES = 256 * 1024
@@ -158,6 +159,10 @@ class _Validator:
             not isinstance(value, dict) or not all(isinstance(v, str) and ACCOUNT_ID.match(v) for v in value.values())
         ):
             self.error(node, "facts.aws_account_ids: expected environment: '123456789012' (quoted 12-digit strings)")
+        elif name == "template_url" and (
+            not isinstance(value, str) or not (urlsplit(value).scheme in {"https", "ssh"} or value.startswith("git@"))
+        ):
+            self.error(node, "facts.template_url: expected a git URL over https or ssh")
         elif name in {"approver_team", "registry"} and (not isinstance(value, str) or not value.strip()):
             self.error(node, f"facts.{name}: expected a non-empty string")
 
@@ -213,10 +218,36 @@ def parse_profile(text: str, source: str = "<profile>") -> Profile:
         facts=profile.get("facts") or {},
         source=source,
     )
-    inconsistent = result.conflicts({**result.defaults, **result.locked})
-    if inconsistent:
-        raise ProfileError(f"{source}: the profile contradicts itself: " + "; ".join(inconsistent))
+    _check_against_the_template(validator, result, body)
+    if validator.errors:
+        raise ProfileError("invalid profile:\n  " + "\n  ".join(validator.errors))
     return result
+
+
+def _check_against_the_template(validator: _Validator, profile: Profile, body: dict[str, tuple[Any, Any]]) -> None:
+    """Every default, lock and allowed value passes its question's own validator, and none contradicts another.
+
+    A default is judged under the profile itself, so one that differs from a lock
+    or falls outside an allowed list is reported (the project would be generated
+    with the lock, not the default); a lock must lie inside its allowed list.
+    """
+    from ._questions import QuestionValidators
+    from ._template import template_root
+
+    questions = QuestionValidators(template_root())
+    answer = profile.as_answer()
+    nodes = {
+        section: (validator.mapping(body[section][1], section) or {}) if section in body else {}
+        for section in ("defaults", "locked", "allowed")
+    }
+    for section in ("defaults", "locked"):
+        for name, value in getattr(profile, section).items():
+            node = nodes[section][name][1]
+            if message := questions.error(name, value, answer if section == "defaults" else {}):
+                validator.error(node, f"{section}.{name}: {message}")
+    for name, value in profile.locked.items():
+        for problem in Profile(profile.name, profile.version, allowed=profile.allowed).conflicts({name: value}):
+            validator.error(nodes["locked"][name][1], f"locked.{name}: {problem}")
 
 
 def load_profile(location: str | Path) -> Profile:

@@ -4,9 +4,13 @@ The keyless path (cosign + GitHub OIDC, see docs/supply-chain.md) needs
 network access to Sigstore. Where there is none, a release manager signs the
 SBOM and artifacts with an offline Ed25519 key and anyone holding the public
 key verifies them. The signed message is a fixed context string followed by
-the file's SHA-256 digest, so a signature can never be replayed as a
-signature over anything else. Private keys never enter a repository: writing
-one inside a git work tree is refused.
+the file's name, the release it belongs to and its SHA-256 digest, so a
+signature can never be replayed as a signature over anything else: not over
+another file, not under another name (an old release's signed SBOM renamed to
+look like a new one's), not for another release (the same file name signed for
+v1.0 does not verify for v1.1). Signatures of the first format (v1) covered the
+digest only; they are refused, with the hint to re-sign. Private keys never
+enter a repository: writing one inside a git work tree is refused.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-FORMAT = "ed25519-sha256-v1"
+FORMAT = "ed25519-sha256-v2"
+LEGACY_FORMATS = ("ed25519-sha256-v1",)
 CONTEXT = b"artifact-signature/" + FORMAT.encode() + b"\0"
 PASSPHRASE_VARIABLE = "ARTIFACT_SIGNING_PASSPHRASE"  # noqa: S105 - the name of a variable, not a secret
 CHUNK = 1 << 20
@@ -38,6 +43,7 @@ class Signature:
     """A detached signature as stored next to the file (`<file>.sig`, JSON)."""
 
     file: str
+    release: str
     sha256: str
     key_id: str
     signature: str
@@ -51,10 +57,21 @@ class Signature:
             data = json.loads(text)
         except json.JSONDecodeError as error:
             raise SigningError(f"the signature file is not JSON: {error}") from None
+        if isinstance(data, dict) and data.get("format") in LEGACY_FORMATS:
+            raise SigningError(
+                f"the signature is in the old {data['format']} format, which binds neither the file name nor the "
+                "release; re-sign the file with scripts/sign_artifact.py sign --release <tag>"
+            )
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise SigningError(f"the signature file is not in the {FORMAT} format")
         try:
-            return cls(str(data["file"]), str(data["sha256"]), str(data["key_id"]), str(data["signature"]))
+            return cls(
+                str(data["file"]),
+                str(data["release"]),
+                str(data["sha256"]),
+                str(data["key_id"]),
+                str(data["signature"]),
+            )
         except KeyError as error:
             raise SigningError(f"the signature file lacks {error.args[0]!r}") from None
 
@@ -138,20 +155,37 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     return key
 
 
-def sign(path: Path, private_key: Ed25519PrivateKey) -> Signature:
+def message(name: str, release: str, digest: str) -> bytes:
+    """What is signed: the context, then the name, the release and the digest, unambiguously encoded."""
+    return CONTEXT + json.dumps({"file": name, "release": release, "sha256": digest}, sort_keys=True).encode()
+
+
+def _check_release(release: str) -> str:
+    if not release or any(character.isspace() for character in release):
+        raise SigningError(f"{release!r} is not a release name (e.g. v1.2.3)")
+    return release
+
+
+def sign(path: Path, private_key: Ed25519PrivateKey, release: str) -> Signature:
     digest = file_sha256(path)
-    signature = private_key.sign(CONTEXT + bytes.fromhex(digest))
-    return Signature(path.name, digest, key_id(private_key.public_key()), base64.b64encode(signature).decode())
+    signature = private_key.sign(message(path.name, _check_release(release), digest))
+    return Signature(path.name, release, digest, key_id(private_key.public_key()), base64.b64encode(signature).decode())
 
 
-def verify(path: Path, signature: Signature, public_key: Ed25519PublicKey) -> None:
-    """Raise SigningError unless `signature` is `public_key`'s signature over this file's content."""
+def verify(path: Path, signature: Signature, public_key: Ed25519PublicKey, release: str) -> None:
+    """Raise SigningError unless `signature` is `public_key`'s signature over this file, under this name,
+    for this release."""
     if signature.key_id != key_id(public_key):
         raise SigningError(f"signed by key {signature.key_id}, not by the given key {key_id(public_key)}")
+    if signature.file != path.name:
+        raise SigningError(f"signed as {signature.file!r}, not as {path.name!r}: a signature covers the file name")
+    if signature.release != _check_release(release):
+        raise SigningError(f"signed for release {signature.release!r}, not for {release!r}")
     digest = file_sha256(path)
     if digest != signature.sha256:
         raise SigningError(f"{path.name} has changed since it was signed (SHA-256 {digest} != {signature.sha256})")
     try:
-        public_key.verify(base64.b64decode(signature.signature, validate=True), CONTEXT + bytes.fromhex(digest))
+        # The message is rebuilt from what the verifier expects, never from the signature file's fields.
+        public_key.verify(base64.b64decode(signature.signature, validate=True), message(path.name, release, digest))
     except (InvalidSignature, ValueError):
         raise SigningError("the signature does not verify") from None

@@ -1,16 +1,25 @@
 """Run a one-off task or roll out a new image on Amazon ECS, by image digest, with the AWS CLI.
 
-    python3 scripts/ecs_release.py run-task --cluster C --service S [--family F] [--image IMG@sha256:...] -- migrate
-    python3 scripts/ecs_release.py deploy --cluster C --service S --image IMG@sha256:...
+    python3 scripts/ecs_release.py run-task --cluster C --service S [--family F] [--image IMG@sha256:...] [-- migrate]
+    python3 scripts/ecs_release.py deploy --cluster C --service S --image IMG@sha256:... [--also-family F]
 
 `run-task` registers a revision of task family F (default: the service's) with
-the given image (default: unchanged), runs it once in the service's network
-configuration with the container command replaced by the arguments after `--`,
-waits for it to stop, prints its log stream and exits with its exit code.
-`deploy` registers a revision of the service's task definition with the image
-and waits until the service is stable. The deploy workflow calls both only with
-a digest whose signature, provenance and SBOM it has verified; an image by tag
-is refused, so what runs is exactly what was verified.
+the given image, runs it once in the service's network configuration, waits
+for it to stop and exits with its exit code. With arguments after `--` they
+replace the first container's command (migrations); without them the task runs
+exactly as defined, with no override (the nightly drift task, whose command is
+fixed in its definition), and, without `--image`, only if it runs the image the
+service runs now. `deploy` registers a revision of the service's task definition
+(and of each `--also-family`) with the image, rolls the service, waits until it
+is stable, then reads back every running task and fails unless each of its
+containers runs the digest.
+
+Every container of a task shares the task's IAM role, so every container gets
+the verified image, not just the first: a task definition holding a container
+whose image comes from another repository is refused rather than half-updated.
+The deploy workflow calls both only with a digest whose signature, provenance
+and SBOM it has verified; an image by tag is refused, so what runs is exactly
+what was verified.
 
 Standard library + the AWS CLI that GitHub's runners ship; credentials come
 from the OIDC role the workflow assumed.
@@ -65,35 +74,75 @@ def _service(cluster: str, service: str) -> dict[str, Any]:
     return services[0]
 
 
-def register_with_image(task_definition: str, image: str | None) -> tuple[str, str]:
-    """A new revision of `task_definition` running `image` in its first container; (arn, container name)."""
+def repository(image: str) -> str:
+    """The repository of an image reference: without its digest and tag (a registry port is not a tag)."""
+    name = image.split("@", 1)[0]
+    head, slash, last = name.rpartition("/")
+    return f"{head}{slash}{last.split(':', 1)[0]}"
+
+
+def _images(definition: dict[str, Any]) -> dict[str, str]:
+    return {container["name"]: str(container.get("image", "")) for container in definition["containerDefinitions"]}
+
+
+def _replace_every_image(definition: dict[str, Any], image: str) -> None:
+    """Point every container at `image`; refuse when one comes from another repository (it would keep an
+    unverified image next to the verified one, with the same task role)."""
+    foreign = {
+        name: current for name, current in _images(definition).items() if repository(current) != repository(image)
+    }
+    if foreign:
+        listed = ", ".join(f"{name} ({current})" for name, current in sorted(foreign.items()))
+        raise ReleaseError(
+            f"{definition.get('family', 'the task definition')}: container(s) {listed} do not come from "
+            f"{repository(image)}; every container shares the task role, so each must run the verified release "
+            "(build it from this release, or move it to a task of its own)"
+        )
+    for container in definition["containerDefinitions"]:
+        container["image"] = image
+
+
+def register_with_image(task_definition: str, image: str | None) -> tuple[str, str, dict[str, str]]:
+    """A new revision of `task_definition` with `image` in every container (or the current revision when
+    `image` is None); (arn, first container's name, container name -> image)."""
     definition = aws("ecs", "describe-task-definition", "--task-definition", task_definition)["taskDefinition"]
     container = definition["containerDefinitions"][0]["name"]
     if image is None:
-        return definition["taskDefinitionArn"], container
-    definition["containerDefinitions"][0]["image"] = image
+        return definition["taskDefinitionArn"], container, _images(definition)
+    _replace_every_image(definition, image)
     for field in READ_ONLY_FIELDS:
         definition.pop(field, None)
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "task-definition.json"
         path.write_text(json.dumps(definition), encoding="utf-8")
         registered = aws("ecs", "register-task-definition", "--cli-input-json", f"file://{path}")
-    return registered["taskDefinition"]["taskDefinitionArn"], container
+    return registered["taskDefinition"]["taskDefinitionArn"], container, _images(definition)
+
+
+def _running_images(current: dict[str, Any]) -> set[str]:
+    """The images of the task definition the service runs now."""
+    definition = aws("ecs", "describe-task-definition", "--task-definition", current["taskDefinition"])
+    return set(_images(definition["taskDefinition"]).values())
 
 
 def run_task(cluster: str, service: str, family: str | None, image: str | None, command: list[str]) -> int:
     current = _service(cluster, service)
-    arn, container = register_with_image(family or current["taskDefinition"], image)
-    overrides = {"containerOverrides": [{"name": container, "command": command}]}
+    arn, container, images = register_with_image(family or current["taskDefinition"], image)
+    if image is None and set(images.values()) != (deployed := _running_images(current)):
+        raise ReleaseError(
+            f"{arn} runs {sorted(set(images.values()))}, but {service} runs {sorted(deployed)}; "
+            "the deploy registers both with the verified digest: deploy again rather than run another image"
+        )
+    started_with = ["--overrides", json.dumps({"containerOverrides": [{"name": container, "command": command}]})]
     started = aws(
         "ecs", "run-task", "--cluster", cluster, "--task-definition", arn, "--launch-type", "FARGATE",
         "--network-configuration", json.dumps(current["networkConfiguration"]),
-        "--overrides", json.dumps(overrides), "--started-by", "github-actions",
+        *(started_with if command else []), "--started-by", "github-actions",
     )  # fmt: skip
     if started.get("failures") or not started.get("tasks"):
         raise ReleaseError(f"the task did not start: {started.get('failures')}")
     task = started["tasks"][0]["taskArn"]
-    print(f"started {task} ({arn}): {' '.join(command)}", file=sys.stderr)
+    print(f"started {task} ({arn}): {' '.join(command) or 'its own command'}", file=sys.stderr)
     aws("ecs", "wait", "tasks-stopped", "--cluster", cluster, "--tasks", task)
     stopped = aws("ecs", "describe-tasks", "--cluster", cluster, "--tasks", task)["tasks"][0]
     exit_code = next((c.get("exitCode") for c in stopped.get("containers", []) if c.get("name") == container), None)
@@ -102,13 +151,36 @@ def run_task(cluster: str, service: str, family: str | None, image: str | None, 
     return int(exit_code)
 
 
-def deploy(cluster: str, service: str, image: str) -> int:
+def _check_running(cluster: str, service: str, arn: str, image: str) -> int:
+    """Every task the service runs is of revision `arn` and each of its containers runs the digest."""
+    digest = image.split("@", 1)[1]
+    listed = aws("ecs", "list-tasks", "--cluster", cluster, "--service-name", service, "--desired-status", "RUNNING")
+    arns = listed.get("taskArns", [])
+    if not arns:
+        raise ReleaseError(f"{service} is stable but runs no task")
+    tasks = aws("ecs", "describe-tasks", "--cluster", cluster, "--tasks", *arns).get("tasks", [])
+    wrong = [
+        f"{task.get('taskArn')} {container.get('name')}: {container.get('imageDigest') or 'no digest'}"
+        for task in tasks
+        for container in task.get("containers", [])
+        if task.get("taskDefinitionArn") != arn or container.get("imageDigest") != digest
+    ]
+    if wrong or len(tasks) != len(arns):
+        raise ReleaseError(f"{service} runs something other than {arn} on {digest}: {'; '.join(wrong) or arns}")
+    return len(tasks)
+
+
+def deploy(cluster: str, service: str, image: str, also: list[str]) -> int:
     current = _service(cluster, service)
-    arn, _ = register_with_image(current["taskDefinition"], image)
+    arn, _, _ = register_with_image(current["taskDefinition"], image)
+    for family in also:
+        extra, _, _ = register_with_image(family, image)
+        print(f"registered {extra} on {image}", file=sys.stderr)
     aws("ecs", "update-service", "--cluster", cluster, "--service", service, "--task-definition", arn)
     print(f"rolling out {arn} to {service}", file=sys.stderr)
     aws("ecs", "wait", "services-stable", "--cluster", cluster, "--services", service)
-    print(f"{service} is stable on {image}", file=sys.stderr)
+    count = _check_running(cluster, service, arn, image)
+    print(f"{service} is stable on {image}: {count} task(s), every container on the digest", file=sys.stderr)
     return 0
 
 
@@ -128,11 +200,15 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--image", type=_image, required=name == "deploy")
         if name == "run-task":
             command.add_argument("--family", help="task definition family (default: the service's)")
-            command.add_argument("command", nargs="+", help="the container command, after --")
+            command.add_argument("command", nargs="*", help="the container command, after -- (default: its own)")
+        else:
+            command.add_argument(
+                "--also-family", action="append", default=[], help="another task family to register on the image"
+            )
     args = parser.parse_args(argv)
     try:
         if args.action == "deploy":
-            return deploy(args.cluster, args.service, args.image)
+            return deploy(args.cluster, args.service, args.image, args.also_family)
         return run_task(args.cluster, args.service, args.family, args.image, args.command)
     except ReleaseError as error:
         print(f"error: {error}", file=sys.stderr)

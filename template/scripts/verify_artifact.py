@@ -1,9 +1,11 @@
 """Verify offline Ed25519 signatures written by sign_artifact.py; exit 1 on any mismatch.
 
-    python scripts/verify_artifact.py --public release.pub dist/sbom.cdx.json dist/*.whl
+    python scripts/verify_artifact.py --public release.pub --release v1.2.3 dist/sbom.cdx.json dist/*.whl
 
 Each file is checked against `<file>.sig`: the signature must be by the given
-public key and over the file's current SHA-256.
+public key, over the file's current SHA-256, its current name and the release
+asked for. A file renamed after signing, or signed for another release, is
+rejected.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from _artifact_keys import Signature, SigningError, load_public_key, verify
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="verify_artifact.py", description=__doc__.split("\n", 1)[0])
     parser.add_argument("--public", type=Path, required=True, help="the signer's public key")
+    parser.add_argument("--release", required=True, help="the release the files must have been signed for")
     parser.add_argument("files", type=Path, nargs="+")
     args = parser.parse_args(argv)
     try:
@@ -31,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if not path.is_file() or not signature_path.is_file():
                 raise SigningError(f"{path} or its signature {signature_path.name} is missing")
-            verify(path, Signature.from_json(signature_path.read_text(encoding="utf-8")), public_key)
+            verify(path, Signature.from_json(signature_path.read_text(encoding="utf-8")), public_key, args.release)
             print(f"OK       {path}")
         except SigningError as error:
             failures += 1

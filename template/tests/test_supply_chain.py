@@ -6,6 +6,7 @@ command), so these tests prove the command lines in .github/workflows too.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -101,6 +102,14 @@ def _sbom(path: Path) -> Path:
     return path
 
 
+def _sign(key: Path | str, *files: Path | str, release: str = "v1.0.0", env: dict | None = None):
+    return _script("sign_artifact.py", "sign", "--key", str(key), "--release", release, *map(str, files), env=env)
+
+
+def _verify(public: Path | str, *files: Path | str, release: str = "v1.0.0"):
+    return _script("verify_artifact.py", "--public", str(public), "--release", release, *map(str, files))
+
+
 @pytest.fixture
 def keys(tmp_path: Path) -> tuple[Path, Path]:
     directory = tmp_path / "keys"
@@ -115,8 +124,8 @@ def keys(tmp_path: Path) -> tuple[Path, Path]:
 def test_a_signed_sbom_verifies(keys: tuple[Path, Path], tmp_path: Path) -> None:
     private, public = keys
     sbom = _sbom(tmp_path / "sbom.cdx.json")
-    assert _script("sign_artifact.py", "sign", "--key", str(private), str(sbom)).returncode == 0
-    result = _script("verify_artifact.py", "--public", str(public), str(sbom))
+    assert _sign(str(private), str(sbom)).returncode == 0
+    result = _verify(str(public), str(sbom))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("OK")
 
@@ -124,9 +133,9 @@ def test_a_signed_sbom_verifies(keys: tuple[Path, Path], tmp_path: Path) -> None
 def test_a_tampered_sbom_is_rejected(keys: tuple[Path, Path], tmp_path: Path) -> None:
     private, public = keys
     sbom = _sbom(tmp_path / "sbom.cdx.json")
-    _script("sign_artifact.py", "sign", "--key", str(private), str(sbom))
+    _sign(str(private), str(sbom))
     sbom.write_text(sbom.read_text().replace("1.0.0", "6.6.6"), encoding="utf-8")
-    result = _script("verify_artifact.py", "--public", str(public), str(sbom))
+    result = _verify(str(public), str(sbom))
     assert result.returncode == 1
     assert "has changed since it was signed" in result.stderr
 
@@ -137,8 +146,8 @@ def test_a_signature_by_another_key_is_rejected(keys: tuple[Path, Path], tmp_pat
     other.mkdir()
     _script("sign_artifact.py", "keygen", "--private", str(other / "o.key"), "--public", str(other / "o.pub"))
     sbom = _sbom(tmp_path / "sbom.cdx.json")
-    _script("sign_artifact.py", "sign", "--key", str(private), str(sbom))
-    result = _script("verify_artifact.py", "--public", str(other / "o.pub"), str(sbom))
+    _sign(str(private), str(sbom))
+    result = _verify(str(other / "o.pub"), str(sbom))
     assert result.returncode == 1
     assert "not by the given key" in result.stderr
 
@@ -146,21 +155,21 @@ def test_a_signature_by_another_key_is_rejected(keys: tuple[Path, Path], tmp_pat
 def test_a_forged_signature_with_the_right_key_id_is_rejected(keys: tuple[Path, Path], tmp_path: Path) -> None:
     private, public = keys
     sbom = _sbom(tmp_path / "sbom.cdx.json")
-    _script("sign_artifact.py", "sign", "--key", str(private), str(sbom))
+    _sign(str(private), str(sbom))
     signature_path = sbom.with_name(sbom.name + ".sig")
     signature = json.loads(signature_path.read_text())
     other = tmp_path / "other.json"
     other.write_text("{}", encoding="utf-8")
-    _script("sign_artifact.py", "sign", "--key", str(private), str(other))
+    _sign(str(private), str(other))
     signature["signature"] = json.loads(other.with_name("other.json.sig").read_text())["signature"]
     signature_path.write_text(json.dumps(signature), encoding="utf-8")
-    result = _script("verify_artifact.py", "--public", str(public), str(sbom))
+    result = _verify(str(public), str(sbom))
     assert result.returncode == 1
     assert "the signature does not verify" in result.stderr
 
 
 def test_a_missing_signature_is_rejected(keys: tuple[Path, Path], tmp_path: Path) -> None:
-    result = _script("verify_artifact.py", "--public", str(keys[1]), str(_sbom(tmp_path / "sbom.cdx.json")))
+    result = _verify(str(keys[1]), str(_sbom(tmp_path / "sbom.cdx.json")))
     assert result.returncode == 1
     assert "is missing" in result.stderr
 
@@ -172,11 +181,11 @@ def test_an_encrypted_key_needs_its_passphrase(tmp_path: Path) -> None:
     assert keygen.returncode == 0
     assert b"ENCRYPTED" in private.read_bytes()
     sbom = _sbom(tmp_path / "sbom.cdx.json")
-    without = _script("sign_artifact.py", "sign", "--key", str(private), str(sbom))
+    without = _sign(str(private), str(sbom))
     assert without.returncode == 1
     assert "cannot load the private key" in without.stderr
-    assert _script("sign_artifact.py", "sign", "--key", str(private), str(sbom), env=passphrase).returncode == 0
-    assert _script("verify_artifact.py", "--public", str(public), str(sbom)).returncode == 0
+    assert _sign(private, sbom, env=passphrase).returncode == 0
+    assert _verify(str(public), str(sbom)).returncode == 0
 
 
 def test_keygen_refuses_to_write_a_private_key_into_a_repository(tmp_path: Path) -> None:
@@ -197,6 +206,58 @@ def test_keygen_never_overwrites_a_key(keys: tuple[Path, Path]) -> None:
     result = _script("sign_artifact.py", "keygen", "--private", str(private), "--public", str(public))
     assert result.returncode == 1
     assert private.read_bytes() == before
+
+
+def test_a_signed_sbom_does_not_verify_under_another_name(keys: tuple[Path, Path], tmp_path: Path) -> None:
+    """An old release's signed SBOM, renamed to pass for another file, is refused (the name is signed)."""
+    private, public = keys
+    old = _sbom(tmp_path / "app-1.0.0.cdx.json")
+    assert _sign(private, old).returncode == 0
+    new = tmp_path / "app-1.1.0.cdx.json"
+    new.write_bytes(old.read_bytes())
+    new.with_name(new.name + ".sig").write_bytes(old.with_name(old.name + ".sig").read_bytes())
+    result = _verify(public, new)
+    assert result.returncode == 1
+    assert "signed as 'app-1.0.0.cdx.json', not as 'app-1.1.0.cdx.json'" in result.stderr
+    # Rewriting the name recorded in the signature file does not help: the signed message holds the old name.
+    signature_path = new.with_name(new.name + ".sig")
+    signature = json.loads(signature_path.read_text())
+    signature["file"] = new.name
+    signature_path.write_text(json.dumps(signature), encoding="utf-8")
+    result = _verify(public, new)
+    assert result.returncode == 1
+    assert "the signature does not verify" in result.stderr
+
+
+def test_a_signature_for_another_release_is_rejected(keys: tuple[Path, Path], tmp_path: Path) -> None:
+    """Same file name in every release (python.cdx.json): the release is signed too, so v1.0's fails for v1.1."""
+    private, public = keys
+    sbom = _sbom(tmp_path / "python.cdx.json")
+    assert _sign(private, sbom, release="v1.0.0").returncode == 0
+    result = _verify(public, sbom, release="v1.1.0")
+    assert result.returncode == 1
+    assert "signed for release 'v1.0.0', not for 'v1.1.0'" in result.stderr
+    signature_path = sbom.with_name(sbom.name + ".sig")
+    signature = json.loads(signature_path.read_text())
+    signature["release"] = "v1.1.0"
+    signature_path.write_text(json.dumps(signature), encoding="utf-8")
+    result = _verify(public, sbom, release="v1.1.0")
+    assert result.returncode == 1
+    assert "the signature does not verify" in result.stderr
+
+
+def test_a_first_format_signature_is_refused_with_the_way_out(keys: tuple[Path, Path], tmp_path: Path) -> None:
+    """v1 signatures covered the digest only; they cannot say which file or release they were for."""
+    private, public = keys
+    sbom = _sbom(tmp_path / "sbom.cdx.json")
+    assert _sign(private, sbom).returncode == 0
+    signature_path = sbom.with_name(sbom.name + ".sig")
+    signature = json.loads(signature_path.read_text())
+    signature["format"] = "ed25519-sha256-v1"
+    signature_path.write_text(json.dumps(signature), encoding="utf-8")
+    result = _verify(public, sbom)
+    assert result.returncode == 1
+    assert "re-sign the file with scripts/sign_artifact.py sign --release" in result.stderr
 
 
 # ------------------------------------------------------------------ SBOM policy
@@ -225,12 +286,17 @@ def _component(name: str, version: str) -> dict:
 
 
 LOCK = "fastapi==1.0.0 \\\n    --hash=sha256:00\nPyYAML==6.0.4 \\\n    --hash=sha256:11\n"
+LIBSSL = "pkg:deb/debian/libssl3@{}?arch=amd64&upstream=openssl&distro=debian-12"
 GOOD = [
     _component("fastapi", "1.0.0"),
     _component("pyyaml", "6.0.4"),
     _component("pip", "25.0"),
     _component("my-app", "0.1.0"),
     {"name": "libc6", "version": "2.36", "purl": "pkg:deb/debian/libc6@2.36"},
+    {"name": "libssl3", "version": "3.0.17-1~deb12u3", "purl": LIBSSL.format("3.0.17-1~deb12u3")},
+    {"name": "python", "version": "3.12.14", "purl": "pkg:generic/python@3.12.14", "type": "application"},
+    {"name": "debian", "version": "12", "type": "operating-system"},
+    {"name": "/usr/lib/os-release", "type": "file", "bom-ref": "file-1"},
 ]
 
 
@@ -251,13 +317,92 @@ def test_an_sbom_matching_the_lock_passes_the_policy(tmp_path: Path) -> None:
         ([*GOOD, _component("fastapi", "0.9.0")], "fastapi is present at ['0.9.0'], but the lock says 1.0.0"),
         ([*GOOD, _component("evil-package", "1.0")], "evil-package ['1.0'] is in the SBOM but not in the lock"),
         ([*GOOD, {"name": "nameless-version", "purl": "pkg:deb/x"}], "component without a name or version"),
+        # purl types and PyPI names are case-insensitive: a capitalised type is still a Python package.
+        (
+            [*GOOD, {"name": "Evil_Package", "version": "1.0", "purl": "pkg:PyPI/Evil_Package@1.0"}],
+            "evil-package ['1.0'] is in the SBOM but not in the lock",
+        ),
+        (
+            [*GOOD, {"name": "x", "version": "6.6.6", "purl": "PKG:pypi/FastAPI@6.6.6"}],
+            "fastapi is present at ['6.6.6']",
+        ),
+        ([*GOOD, {"name": "mystery", "version": "1.0"}], "mystery 1.0 has no package URL (purl)"),
+        (
+            [*GOOD, {"name": "evil", "version": "1.0", "purl": "pkg:generic/evil@1.0"}],
+            "evil 1.0 is pkg:generic (unknown ecosystem)",
+        ),
+        (
+            [*GOOD, {"name": "left-pad", "version": "1.3.0", "purl": "pkg:npm/left-pad@1.3.0"}],
+            "left-pad 1.3.0 is a pkg:npm package",
+        ),
+        (
+            [*GOOD, {"name": "libssl3", "version": "3.0.11-1~deb12u2", "purl": LIBSSL.format("3.0.11-1~deb12u2")}],
+            "deb package libssl3 3.0.11-1~deb12u2 (openssl) is older than the floor 3.0.17",
+        ),
+        (
+            [
+                *GOOD,
+                {"name": "openssl", "version": "1.1.1n-0+deb11u5", "purl": "pkg:deb/debian/openssl@1.1.1n-0+deb11u5"},
+            ],
+            "deb package openssl 1.1.1n-0+deb11u5 (openssl) is older than the floor 3.0.17",
+        ),
+        (
+            [*GOOD, {"name": "x", "version": "1", "components": [_component("hidden-package", "1.0")]}],
+            "hidden-package ['1.0'] is in the SBOM but not in the lock",
+        ),
     ],
-    ids=["missing", "other-version", "unlocked", "no-version"],
+    ids=[
+        "missing",
+        "other-version",
+        "unlocked",
+        "no-version",
+        "mixed-case-purl-type",
+        "upper-case-scheme",
+        "no-purl",
+        "generic-purl",
+        "unexpected-ecosystem",
+        "openssl-below-floor",
+        "openssl-1.1",
+        "nested-component",
+    ],
 )
 def test_an_sbom_that_differs_from_the_lock_is_refused(tmp_path: Path, components: list[dict], violation: str) -> None:
     result = _policy(tmp_path, components)
     assert result.returncode == 1
     assert violation in result.stderr
+
+
+def test_os_floors_compare_in_debian_version_order() -> None:
+    """The floor comparison is dpkg's: epochs first, `~` before anything, numbers numerically."""
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        from sbom_policy import compare_versions
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    ordered = ["1.1.1w-0+deb11u1", "3.0.9-1", "3.0.11-1~deb12u2", "3.0.17", "3.0.17-1~deb12u3", "3.0.17-1", "3.5.1-1"]
+    for lower, higher in itertools.pairwise(ordered):
+        assert compare_versions(lower, higher) == -1, (lower, higher)
+        assert compare_versions(higher, lower) == 1, (higher, lower)
+    assert compare_versions("1:0.9", "3.5.1-1") == 1, "an epoch outranks the upstream version"
+    assert compare_versions("3.0.17~rc1", "3.0.17") == -1, "a pre-release (~) sorts before its release"
+    assert compare_versions("3.0.010", "3.0.10") == 0
+
+
+def test_an_allow_list_entry_lets_a_component_through(tmp_path: Path) -> None:
+    """What sbom_policy.toml names passes; the shipped file allows only the base image's interpreter and OS."""
+    components = [*GOOD, {"name": "vendored-lib", "version": "2.0", "purl": "pkg:generic/vendored-lib@2.0"}]
+    assert _policy(tmp_path, components).returncode == 1
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        (SCRIPTS / "sbom_policy.toml").read_text(encoding="utf-8")
+        + '\n[allow.generic."vendored-lib"]\nwhy = "reviewed in PR 42"\n',
+        encoding="utf-8",
+    )
+    sbom, lock, pyproject = _policy_inputs(tmp_path, components, LOCK)
+    result = _script(
+        "sbom_policy.py", str(sbom), "--lock", str(lock), "--pyproject", str(pyproject), "--policy", str(policy)
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_a_document_that_is_not_cyclonedx_is_refused(tmp_path: Path) -> None:
@@ -276,22 +421,38 @@ args = [a for a in sys.argv[1:] if a not in ("--output", "json")]
 with open(os.environ["FAKE_AWS_LOG"], "a") as log:
     log.write(json.dumps(args) + "\n")
 command = " ".join(args[:2])
-definition = {"taskDefinitionArn": "arn:td/app:7", "family": "app", "revision": 7, "status": "ACTIVE",
-              "containerDefinitions": [{"name": "app", "image": "old@sha256:" + "0" * 64}]}
+old = "ghcr.io/acme/app@sha256:" + "0" * 64
+def container(name, image):
+    return {"name": name, "image": image, "command": ["python", "-m", "app", name]}
+if command == "ecs describe-task-definition" and args[-1].startswith("app-drift"):
+    definition = {"taskDefinitionArn": "arn:td/app-drift:3", "family": "app-drift", "revision": 3,
+                  "containerDefinitions": [container("drift", os.environ.get("FAKE_DRIFT_IMAGE", old))]}
+else:
+    definition = {"taskDefinitionArn": "arn:td/app:7", "family": "app", "revision": 7, "status": "ACTIVE",
+                  "containerDefinitions": [container("app", old),
+                                           container("audit-forward", os.environ.get("FAKE_SIDECAR_IMAGE", old))]}
 if command == "ecs describe-services":
     print(json.dumps({"services": [{"taskDefinition": "arn:td/app:7",
         "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}}]}))
 elif command == "ecs describe-task-definition":
     print(json.dumps({"taskDefinition": definition}))
 elif command == "ecs register-task-definition":
-    with open(os.environ["FAKE_AWS_LOG"] + ".registered", "w") as kept:
-        kept.write(open(args[-1].removeprefix("file://")).read())
-    print(json.dumps({"taskDefinition": {"taskDefinitionArn": "arn:td/app:8"}}))
+    registered = open(args[-1].removeprefix("file://")).read()
+    with open(os.environ["FAKE_AWS_LOG"] + ".registered", "a") as kept:
+        kept.write(registered.replace("\n", " ") + "\n")
+    family = json.loads(registered)["family"]
+    print(json.dumps({"taskDefinition": {"taskDefinitionArn": f"arn:td/{family}:8"}}))
 elif command == "ecs run-task":
     print(json.dumps({"tasks": [{"taskArn": "arn:task/1"}], "failures": []}))
+elif command == "ecs list-tasks":
+    print(json.dumps({"taskArns": ["arn:task/a", "arn:task/b"]}))
 elif command == "ecs describe-tasks":
     code = int(os.environ.get("FAKE_TASK_EXIT", "0"))
-    print(json.dumps({"tasks": [{"containers": [{"name": "app", "exitCode": code}]}]}))
+    digest = os.environ.get("FAKE_RUNNING_DIGEST", "sha256:" + "ab" * 32)
+    names = ("app", "audit-forward", "drift")
+    print(json.dumps({"tasks": [{"taskArn": arn, "taskDefinitionArn": os.environ.get("FAKE_RUNNING_TD", "arn:td/app:8"),
+        "containers": [{"name": n, "exitCode": code, "imageDigest": digest} for n in names]}
+        for arn in args[args.index("--tasks") + 1:]]}))
 """
 
 
@@ -308,12 +469,19 @@ def fake_aws(tmp_path: Path) -> tuple[dict[str, str], Path]:
 
 
 def _calls(log: Path) -> list[list[str]]:
-    return [json.loads(line) for line in log.read_text().splitlines()]
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def _registered(log: Path) -> list[dict]:
+    kept = log.with_name("aws.log.registered")
+    return [json.loads(line) for line in kept.read_text().splitlines()] if kept.exists() else []
+
+
+IMAGE = f"ghcr.io/acme/app@{DIGEST}"
 
 
 def test_migrations_run_in_a_new_revision_of_the_verified_digest(fake_aws) -> None:
     env, log = fake_aws
-    image = f"ghcr.io/acme/app@{DIGEST}"
     args = [
         "run-task",
         "--cluster",
@@ -323,15 +491,15 @@ def test_migrations_run_in_a_new_revision_of_the_verified_digest(fake_aws) -> No
         "--family",
         "app-migrate",
         "--image",
-        image,
+        IMAGE,
         "--",
         "migrate",
     ]
     result = _script("ecs_release.py", *args, env=env)
     assert result.returncode == 0, result.stderr
     calls = _calls(log)
-    registered = json.loads(log.with_name("aws.log.registered").read_text())
-    assert registered["containerDefinitions"][0]["image"] == image
+    (registered,) = _registered(log)
+    assert [container["image"] for container in registered["containerDefinitions"]] == [IMAGE, IMAGE]
     assert not {"taskDefinitionArn", "revision", "status"} & set(registered), "read-only fields must not be re-sent"
     run = next(call for call in calls if call[:2] == ["ecs", "run-task"])
     assert run[run.index("--task-definition") + 1] == "arn:td/app:8"
@@ -342,7 +510,7 @@ def test_migrations_run_in_a_new_revision_of_the_verified_digest(fake_aws) -> No
 
 def test_a_failed_migration_fails_the_job(fake_aws) -> None:
     env, _ = fake_aws
-    args = ["run-task", "--cluster", "c", "--service", "s", "--image", f"ghcr.io/acme/app@{DIGEST}", "--", "migrate"]
+    args = ["run-task", "--cluster", "c", "--service", "s", "--image", IMAGE, "--", "migrate"]
     result = _script("ecs_release.py", *args, env={**env, "FAKE_TASK_EXIT": "3"})
     assert result.returncode == 3
 
@@ -359,15 +527,89 @@ def test_an_image_by_tag_is_refused(fake_aws) -> None:
 
 def test_deploy_rolls_out_the_digest_and_waits_for_stability(fake_aws) -> None:
     env, log = fake_aws
-    image = f"ghcr.io/acme/app@{DIGEST}"
-    assert (
-        _script("ecs_release.py", "deploy", "--cluster", "c", "--service", "s", "--image", image, env=env).returncode
-        == 0
-    )
+    result = _script("ecs_release.py", "deploy", "--cluster", "c", "--service", "s", "--image", IMAGE, env=env)
+    assert result.returncode == 0, result.stderr
     calls = _calls(log)
     update = next(call for call in calls if call[:2] == ["ecs", "update-service"])
     assert update[update.index("--task-definition") + 1] == "arn:td/app:8"
-    assert calls[-1][:3] == ["ecs", "wait", "services-stable"]
+    assert ["ecs", "wait", "services-stable", "--cluster", "c", "--services", "s"] in calls
+    assert calls[-1][:2] == ["ecs", "describe-tasks"], "the roll-out is checked after the service is stable"
+
+
+def test_every_container_of_the_task_runs_the_verified_digest(fake_aws) -> None:
+    """The audit-forward sidecar shares the task role: it gets the verified digest too, not Terraform's image."""
+    env, log = fake_aws
+    result = _script("ecs_release.py", "deploy", "--cluster", "c", "--service", "s", "--image", IMAGE, env=env)
+    assert result.returncode == 0, result.stderr
+    (registered,) = _registered(log)
+    assert {c["name"]: c["image"] for c in registered["containerDefinitions"]} == {
+        "app": IMAGE,
+        "audit-forward": IMAGE,
+    }
+
+
+def test_a_container_from_another_repository_is_refused(fake_aws) -> None:
+    """A sidecar nobody verified would run with the task role next to the verified app: refuse, register nothing."""
+    env, log = fake_aws
+    sidecar = "docker.io/someone/forwarder@sha256:" + "cd" * 32
+    result = _script(
+        "ecs_release.py", "deploy", "--cluster", "c", "--service", "s", "--image", IMAGE,
+        env={**env, "FAKE_SIDECAR_IMAGE": sidecar},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f"container(s) audit-forward ({sidecar}) do not come from ghcr.io/acme/app" in result.stderr
+    assert _registered(log) == []
+    assert not any(call[:2] == ["ecs", "update-service"] for call in _calls(log))
+
+
+def test_a_roll_out_that_runs_another_digest_fails(fake_aws) -> None:
+    """After `services-stable`, every running task is read back: a container on another digest fails the deploy."""
+    env, _ = fake_aws
+    other = "sha256:" + "ef" * 32
+    result = _script(
+        "ecs_release.py", "deploy", "--cluster", "c", "--service", "s", "--image", IMAGE,
+        env={**env, "FAKE_RUNNING_DIGEST": other},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f"app: {other}" in result.stderr
+    stale = _script(
+        "ecs_release.py", "deploy", "--cluster", "c", "--service", "s", "--image", IMAGE,
+        env={**env, "FAKE_RUNNING_TD": "arn:td/app:7"},
+    )  # fmt: skip
+    assert stale.returncode == 1
+    assert "runs something other than arn:td/app:8" in stale.stderr
+
+
+def test_deploy_registers_the_other_families_on_the_same_digest(fake_aws) -> None:
+    """The drift task definition follows every deploy, so the nightly drift check runs the deployed image."""
+    env, log = fake_aws
+    args = ["deploy", "--cluster", "c", "--service", "s", "--image", IMAGE, "--also-family", "app-drift"]
+    assert _script("ecs_release.py", *args, env=env).returncode == 0
+    drift = next(d for d in _registered(log) if d["family"] == "app-drift")
+    assert [c["image"] for c in drift["containerDefinitions"]] == [IMAGE]
+
+
+def test_a_task_with_a_fixed_command_runs_without_overrides(fake_aws) -> None:
+    """The nightly drift task: nothing after `--`, so no containerOverrides and no new revision."""
+    env, log = fake_aws
+    result = _script("ecs_release.py", "run-task", "--cluster", "c", "--service", "s", "--family", "app-drift", env=env)
+    assert result.returncode == 0, result.stderr
+    run = next(call for call in _calls(log) if call[:2] == ["ecs", "run-task"])
+    assert "--overrides" not in run
+    assert run[run.index("--task-definition") + 1] == "arn:td/app-drift:3"
+    assert _registered(log) == []
+
+
+def test_a_fixed_task_on_another_image_than_the_service_is_refused(fake_aws) -> None:
+    env, log = fake_aws
+    stale = "ghcr.io/acme/app@sha256:" + "11" * 32
+    result = _script(
+        "ecs_release.py", "run-task", "--cluster", "c", "--service", "s", "--family", "app-drift",
+        env={**env, "FAKE_DRIFT_IMAGE": stale},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "deploy again rather than run another image" in result.stderr
+    assert not any(call[:2] == ["ecs", "run-task"] for call in _calls(log))
 
 
 # ------------------------------------------------------------------ nightly template-update report

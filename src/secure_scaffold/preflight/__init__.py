@@ -5,7 +5,19 @@ Checks live in `preflight/checks/`, one module per family, each registered
 with `@register(name, controls=...)`.
 """
 
-from ._model import CheckResult, ControlResult, Finding, Outcome, Report, Status, failed, passed, skipped, unknown
+from ._model import (
+    CheckResult,
+    ControlResult,
+    Finding,
+    Outcome,
+    Report,
+    Status,
+    Verdict,
+    failed,
+    passed,
+    skipped,
+    unknown,
+)
 from ._project import Project
 from ._registry import Check, CheckRegistry, register, registry
 from ._runner import run_preflight
@@ -20,6 +32,7 @@ __all__ = [
     "Project",
     "Report",
     "Status",
+    "Verdict",
     "failed",
     "passed",
     "register",

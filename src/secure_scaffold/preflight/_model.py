@@ -13,6 +13,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
+class Verdict(enum.StrEnum):
+    """A whole run's conclusion; each has its own exit code (`exit_code`)."""
+
+    PASS = "PASS"  # noqa: S105 - a verdict, not a credential
+    FAIL = "FAIL"
+    INCOMPLETE = "INCOMPLETE"
+
+    @property
+    def exit_code(self) -> int:
+        """0 pass, 1 a blocking control failed, 3 a blocking control could not be checked (2 is a usage error)."""
+        return {"PASS": 0, "FAIL": 1, "INCOMPLETE": 3}[self.value]
+
+
 class Status(enum.StrEnum):
     """Outcome of a check, and of a control (the worst of its checks)."""
 
@@ -91,10 +104,17 @@ class ControlResult:
     status: Status
     checks: tuple[CheckResult, ...]
     skip_reason: str | None = None
+    #: The run accepted this control being UNKNOWN (`--allow-unknown ID --reason TEXT`), and why.
+    accepted_reason: str | None = None
 
     @property
     def blocking_failure(self) -> bool:
         return self.severity == "blocking" and self.status is Status.FAILED
+
+    @property
+    def unchecked_blocking(self) -> bool:
+        """A blocking control nobody proved and the run did not explicitly accept as unproven."""
+        return self.severity == "blocking" and self.status is Status.UNKNOWN and self.accepted_reason is None
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -117,8 +137,26 @@ class Report:
         return tuple(result for result in self.results if result.blocking_failure)
 
     @property
+    def unchecked(self) -> tuple[ControlResult, ...]:
+        """Blocking controls that could not be evaluated (a tool missing, a file unreadable), not accepted."""
+        return tuple(result for result in self.results if result.unchecked_blocking)
+
+    @property
+    def verdict(self) -> Verdict:
+        """FAIL when a blocking control failed; INCOMPLETE when one could not be checked; else PASS.
+
+        An unchecked blocking control is never a pass (house rule 10): the run
+        must name it in `--allow-unknown` with a reason to pass without it.
+        """
+        if self.blocking_failures:
+            return Verdict.FAIL
+        if self.unchecked:
+            return Verdict.INCOMPLETE
+        return Verdict.PASS
+
+    @property
     def ok(self) -> bool:
-        return not self.blocking_failures
+        return self.verdict is Verdict.PASS
 
     def count(self, status: Status) -> int:
         return sum(1 for result in self.results if result.status is status)

@@ -16,7 +16,19 @@ from typing import Any
 
 import yaml
 
-IGNORED_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".ruff_cache", ".pytest_cache"})
+IGNORED_DIRS = frozenset(
+    {
+        ".git",
+        ".venv",
+        "venv",
+        ".venv-tools",
+        ".venv-checkov",
+        "node_modules",
+        "__pycache__",
+        ".ruff_cache",
+        ".pytest_cache",
+    }
+)
 
 
 @dataclass

@@ -50,12 +50,16 @@ def run_preflight(
     checks: CheckRegistry | None = None,
     progress: Progress | None = None,
     profile: Profile | None = None,
+    allow_unknown: Mapping[str, str] | None = None,
 ) -> Report:
     """Preflight the project at `path`.
 
     Args:
         only: control ids to restrict the run to (all applicable ones when empty).
         skip: control id -> the reason it is skipped; recorded in the report.
+        allow_unknown: control id -> why the run accepts it staying UNKNOWN (a tool that cannot run
+            here, say); recorded in the report. Without it, an unchecked blocking control makes the
+            verdict INCOMPLETE.
         progress: called with each check's name before it runs.
         profile: the organisation's authoritative profile, checked instead of the recorded copy.
     """
@@ -64,16 +68,18 @@ def run_preflight(
     if not path.is_dir():
         raise PreflightError(f"{path} is not a directory")
     skip = dict(skip or {})
+    allow_unknown = dict(allow_unknown or {})
     catalog = catalog or load_catalog()
     registry_ = checks or registry
     project = Project.load(path)
     project.org_profile = profile.as_answer() if profile is not None else None
-    unknown_ids = sorted((set(only) | set(skip)) - {control.id for control in catalog})
+    unknown_ids = sorted((set(only) | set(skip) | set(allow_unknown)) - {control.id for control in catalog})
     if unknown_ids:
         raise PreflightError(f"unknown control id(s): {', '.join(unknown_ids)}")
-    for control_id, reason in skip.items():
-        if not reason.strip():
-            raise PreflightError(f"--skip {control_id} needs a --reason (it is recorded in the report)")
+    for flag, reasons in (("--skip", skip), ("--allow-unknown", allow_unknown)):
+        for control_id, reason in reasons.items():
+            if not reason.strip():
+                raise PreflightError(f"{flag} {control_id} needs a --reason (it is recorded in the report)")
 
     applicable = catalog.applicable(project.answers) if project.generated else list(catalog)
     if only:
@@ -98,7 +104,8 @@ def run_preflight(
             )
             check_results = (CheckResult("catalog.no_check", no_check),)
         status = max((result.outcome.status for result in check_results), key=lambda status: status.rank)
-        results.append(_result(control, status, check_results))
+        accepted = allow_unknown.get(control.id) if status is Status.UNKNOWN else None
+        results.append(_result(control, status, check_results, accepted_reason=accepted))
     return Report(
         project=str(project.root),
         generated=project.generated,
@@ -108,7 +115,14 @@ def run_preflight(
     )
 
 
-def _result(control, status: Status, checks: tuple[CheckResult, ...], *, skip_reason: str | None = None):
+def _result(
+    control,
+    status: Status,
+    checks: tuple[CheckResult, ...],
+    *,
+    skip_reason: str | None = None,
+    accepted_reason: str | None = None,
+):
     return ControlResult(
         control_id=control.id,
         title=control.title,
@@ -118,4 +132,5 @@ def _result(control, status: Status, checks: tuple[CheckResult, ...], *, skip_re
         status=status,
         checks=checks,
         skip_reason=skip_reason,
+        accepted_reason=accepted_reason,
     )

@@ -1,8 +1,11 @@
 """The authorization commands of `python -m <package>`: drift, audit-verify, audit-forward, policy.
 
-`drift` and `audit-verify` audit every tenant, so they connect as the schema
-owner (`APP_MIGRATION_DATABASE_URL`), whom row-level security does not
-filter; `audit-forward` needs only the runtime role. Exit codes: 0 clean,
+`audit-verify` audits every tenant, so it connects as the schema owner
+(`APP_MIGRATION_DATABASE_URL`), whom row-level security does not filter;
+`drift` connects as its read-only login (`APP_DRIFT_DATABASE_URL`, which may
+read the three columns of role_assignments and nothing else) and falls back to
+the owner only where none is configured; `audit-forward` needs only the runtime
+role. Exit codes: 0 clean,
 1 a finding (unexpected grant, broken chain, stale generated file), 2 a
 configuration problem (printed by `__main__`).
 """
@@ -26,12 +29,30 @@ def _owner_engine() -> Any:
     return settings, build_engine(settings.sqlalchemy_migration_url, application_name="authz-audit")
 
 
+def _drift_engine() -> Any:
+    """The drift reader's engine (APP_DRIFT_DATABASE_URL: read-only, role_assignments only), signing
+    IAM tokens when the URL has no password; the owner's only where no drift login is configured."""
+    from sqlalchemy.engine import make_url
+
+    from .config import load_settings
+    from .db.engine import build_engine
+    from .db.iam_auth import use_iam_authentication
+
+    settings = load_settings()
+    if not settings.sqlalchemy_drift_url:
+        return _owner_engine()
+    engine = build_engine(settings.sqlalchemy_drift_url, application_name="drift")
+    if settings.database_iam_auth and not make_url(settings.sqlalchemy_drift_url).password:
+        use_iam_authentication(engine, region=settings.aws_region)
+    return settings, engine
+
+
 def _drift(args: argparse.Namespace) -> int:
     from .errors import ConfigurationError
     from .security.drift import SnapshotError, compare, dump, load_snapshot, read_assignments, snapshot
     from .security.policy import load_matrix, policy_dir
 
-    settings, engine = _owner_engine()
+    settings, engine = _drift_engine()
     try:
         matrix = load_matrix(policy_dir(settings))
         with engine.connect() as connection:

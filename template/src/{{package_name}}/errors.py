@@ -7,6 +7,8 @@ never carry SQL, stack traces or secret values.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class AppError(Exception):
     """Root of every error the application raises on purpose."""
@@ -54,12 +56,21 @@ class RateLimitedError(AppError):
 
 
 class ChallengeRequiredError(AppError):
-    """Recent failures call for a solved bot challenge before another attempt."""
+    """Recent failures, or a flood, call for a solved bot challenge before another attempt.
+
+    `challenge` is what the client needs to solve one (security/bot_challenge.py), shown to it as is.
+    """
 
     code = "challenge_required"
 
-    def __init__(self, detail: str = "solve the bot challenge and retry with its token") -> None:
+    def __init__(
+        self,
+        detail: str = "solve the bot challenge and retry with its token",
+        *,
+        challenge: Mapping[str, object] | None = None,
+    ) -> None:
         super().__init__(detail)
+        self.challenge = dict(challenge or {})
 
 
 class StepUpRequiredError(AppError):
@@ -166,6 +177,30 @@ class TenantNotProvisionedError(TenantError):
 
     def __init__(self) -> None:
         super().__init__("this tenant is not provisioned")
+
+
+class TenantSuspendedError(TenantError):
+    """The vendor suspended the tenant (`tenants suspend`): its users, sessions and tokens are refused."""
+
+    code = "tenant_suspended"
+
+    def __init__(self) -> None:
+        super().__init__("your organisation's access is suspended; contact the service provider")
+
+
+class TenantDeletedError(TenantNotProvisionedError):
+    """The tenant was offboarded (`tenants delete`): nothing of it is served again."""
+
+    code = "tenant_deleted"
+
+    def __init__(self) -> None:
+        TenantError.__init__(self, "your organisation's account was closed")
+
+
+class TenantLifecycleError(TenantError):
+    """An operator's lifecycle command cannot apply to the tenant as it is (e.g. reactivating a deleted one)."""
+
+    code = "tenant_lifecycle"
 
 
 class NotFoundError(AppError):

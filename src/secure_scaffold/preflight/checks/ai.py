@@ -1,4 +1,5 @@
-"""AI guard rails (AI-*, AUTH-12): pinned models, allow-listed tools, redacted prompts, canaries, tenant vectors.
+"""AI guard rails (AI-*, AUTH-12): pinned models, allow-listed tools, redacted prompts, canaries, prompt budgets,
+tenant vectors.
 
 Every control proven here applies only with `ai_features`, so the runner
 never calls these checks for a project generated without them. `ai.package`
@@ -20,8 +21,28 @@ from .._model import Finding, Outcome, failed, passed, skipped
 from .._project import Project
 from .._registry import register
 from . import tenancy
-from ._python import dotted, first_call, function, keyword, module_assignment, named, parse, string_literals
-from ._source import NOT_LITERAL, ProjectTest, location, missing, project_tests, settings_default, source
+from ._python import (
+    calls,
+    dotted,
+    first_call,
+    function,
+    keyword,
+    method,
+    module_assignment,
+    named,
+    parse,
+    string_literals,
+)
+from ._source import (
+    NOT_LITERAL,
+    ProjectTest,
+    bounded_default,
+    location,
+    missing,
+    project_tests,
+    settings_default,
+    source,
+)
 
 PACKAGE = "ai.package"
 REQUIRES = (PACKAGE,)
@@ -255,9 +276,26 @@ def _messages(tree: ast.AST, role: str) -> list[ast.Call]:
     ]
 
 
+def _structured_redaction_findings(project: Project, gateway: ast.Module) -> list[Finding]:
+    """Tool results that are data lose credential-named keys before they are serialised."""
+    as_text = function(gateway, "_as_text")
+    serialise = first_call(as_text, ("json.dumps", "dumps")) if as_text else None
+    structured = first_call(as_text, ("redact_structured",)) if as_text else None
+    if serialise is None or (structured is not None and structured.lineno <= serialise.lineno):
+        return []
+    return [
+        Finding(
+            "tool results are serialised before their credential-named keys are withheld",
+            "json.dumps(redact_structured(result, ...)) in LlmGateway._as_text",
+            path=location(project, "ai/gateway.py"),
+            line=serialise.lineno,
+        )
+    ]
+
+
 @register("ai.prompt_redaction", controls=("AI-01",), requires=REQUIRES)
 def prompt_redaction(project: Project) -> Outcome:
-    """User text and tool results pass redact_prompt before they are sent to the model."""
+    """User text and tool results pass redact_prompt before they are sent to the model; data is redacted by key."""
     gateway = _tree(project, "ai/gateway.py")
     if gateway is None:
         return missing(project, "ai/gateway.py", "send every prompt through the gateway")
@@ -282,9 +320,10 @@ def prompt_redaction(project: Project) -> Outcome:
                     line=unredacted[0].lineno if unredacted else None,
                 )
             )
+    findings.extend(_structured_redaction_findings(project, gateway))
     if findings:
         return failed(*findings)
-    return passed("user text and tool results are redacted before they reach the model")
+    return passed("user text and tool results are redacted (data by key first) before they reach the model")
 
 
 @register("ai.canary", controls=("AI-06",), requires=REQUIRES)
@@ -308,6 +347,150 @@ def canary(project: Project) -> Outcome:
     if findings:
         return failed(*findings)
     return passed("a fresh canary in every system prompt; a leak is refused and alerted")
+
+
+# ------------------------------------------------------------------ AI-02 prompt budget
+
+#: Settings that bound what one call and one tenant may send to a model: (name, largest safe default, unit).
+BUDGET_SETTINGS = (
+    ("llm_max_prompt_chars", 500_000, "characters"),
+    ("llm_max_tool_result_chars", 400_000, "characters"),
+    ("llm_tenant_requests_per_window", 10_000_000, "model calls"),
+    ("llm_tenant_tokens_per_window", 10_000_000_000, "tokens"),
+    ("llm_tenant_cost_micros_per_window", 10_000_000_000_000, "micro-units"),
+)
+#: Keyword arguments build_assistant must pass to LlmGateway: the configured caps and the tenant budget.
+GATEWAY_LIMITS = ("budget", "max_prompt_chars", "max_tool_result_chars")
+
+
+def _guarded(function_node: ast.FunctionDef | ast.AsyncFunctionDef, call: ast.Call) -> tuple[bool, bool]:
+    """(capped, paid): before `call`, the function measures every message and refuses, and reserves the budget."""
+    before = [(name, node) for name, node in calls(function_node) if node.lineno < call.lineno]
+    measured = any(named(name, ("prompt_chars",)) for name, _ in before)
+    refused = any(
+        isinstance(node, ast.Raise)
+        and node.exc is not None
+        and named(dotted(node.exc.func if isinstance(node.exc, ast.Call) else node.exc), ("PromptTooLargeError",))
+        and node.lineno < call.lineno
+        for node in ast.walk(function_node)
+    )
+    paid = any(named(name, ("reserve",)) for name, _ in before)
+    return measured and refused, paid
+
+
+def _model_call_findings(project: Project) -> list[Finding]:
+    """Every provider call of the ai package is preceded by the prompt cap and a budget reservation."""
+    assert project.package_dir is not None  # ai.package passed
+    findings = []
+    model_calls = 0
+    for path in sorted((project.package_dir / "ai").glob("*.py")):
+        relative = f"ai/{path.name}"
+        tree = _tree(project, relative)
+        for node in ast.walk(tree or ast.Module(body=[], type_ignores=[])):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for name, call in calls(node):
+                if not named(name, ("complete",)) or not name.count("."):
+                    continue
+                model_calls += 1
+                capped, paid = _guarded(node, call)
+                where = {"path": location(project, relative), "line": call.lineno}
+                if not capped:
+                    findings.append(
+                        Finding(
+                            f"{node.name} calls the model without capping the whole prompt first",
+                            "measure every message (prompt_chars) and raise PromptTooLargeError above the cap, "
+                            "before EACH call",
+                            **where,
+                        )
+                    )
+                if not paid:
+                    findings.append(
+                        Finding(
+                            f"{node.name} calls the model without reserving the tenant's budget",
+                            "self.budget.reserve(tenant, size) before the call, settle(...) after it",
+                            **where,
+                        )
+                    )
+    if model_calls == 0:
+        findings.append(
+            Finding("the gateway never calls the model provider", "", path=location(project, "ai/gateway.py"))
+        )
+    return findings
+
+
+def _gateway_findings(project: Project) -> list[Finding]:
+    """The gateway cannot be built without a budget, and it cuts every tool result."""
+    gateway = _tree(project, "ai/gateway.py")
+    path = location(project, "ai/gateway.py")
+    init = method(gateway, "LlmGateway", "__init__") if gateway else None
+    findings = []
+    keywords = zip(init.args.kwonlyargs, init.args.kw_defaults, strict=True) if init else ()
+    required = {argument.arg for argument, default in keywords if default is None}
+    if "budget" not in required:
+        findings.append(
+            Finding(
+                "the LLM gateway can be built without a tenant budget",
+                "make `budget: TenantBudget` a required keyword of LlmGateway.__init__",
+                path,
+                init.lineno if init else None,
+            )
+        )
+    tool_messages = _messages(gateway, "tool") if gateway else []
+    uncut = [
+        message
+        for message in tool_messages
+        if not (len(message.args) > 1 and isinstance(message.args[1], ast.Call))
+        or keyword(message.args[1], "max_chars") is None
+    ]
+    if not tool_messages or uncut:
+        findings.append(
+            Finding(
+                "tool results reach the model without a size cap",
+                "redact_prompt(text, max_chars=self.max_tool_result_chars)",
+                path,
+                uncut[0].lineno if uncut else None,
+            )
+        )
+    return findings
+
+
+def _wiring_findings(project: Project) -> list[Finding]:
+    """build_assistant passes the configured caps and the tenant budget to the gateway."""
+    assistant = _tree(project, "ai/assistant.py")
+    build = function(assistant, "build_assistant") if assistant else None
+    construction = first_call(build, ("LlmGateway",)) if build else None
+    passed_ = {item.arg for item in construction.keywords} if construction else set()
+    absent = [name for name in GATEWAY_LIMITS if name not in passed_]
+    if not absent:
+        return []
+    return [
+        Finding(
+            f"build_assistant builds the gateway without {', '.join(absent)}",
+            "pass budget=build_budget(services) and the llm_max_* settings to LlmGateway",
+            path=location(project, "ai/assistant.py"),
+            line=(construction or build).lineno if (construction or build) else None,
+        )
+    ]
+
+
+@register("ai.prompt_budget", controls=("AI-02",), requires=REQUIRES)
+def prompt_budget(project: Project) -> Outcome:
+    """Every model call is capped in size and paid from its tenant's budget; the caps and budgets are configured."""
+    config = source(project, "config.py") or ""
+    settings = [
+        bounded_default(project, config, name, ceiling, unit=unit, why=f"declare {name} (AI prompt budget)")
+        for name, ceiling, unit in BUDGET_SETTINGS
+    ]
+    findings = [
+        *_model_call_findings(project),
+        *_gateway_findings(project),
+        *_wiring_findings(project),
+        *(finding for finding in settings if finding is not None),
+    ]
+    if findings:
+        return failed(*findings)
+    return passed("every model call is capped and reserved from the tenant's budget; caps and budgets are configured")
 
 
 # ------------------------------------------------------------------ AI-04 tenant vectors with hard limits
@@ -341,13 +524,58 @@ def vector_store_limits(project: Project) -> Outcome:
                 search.lineno,
             )
         )
+    findings.extend(_configured_store_findings(project, tree))
+    decision, decrypted = first_call(search, ("may_read",)), first_call(search, ("decrypt_text",))
+    if decision is None or (decrypted is not None and decrypted.lineno < decision.lineno):
+        findings.append(
+            Finding(
+                "matches are returned without a per-document access decision before they are decrypted",
+                "ask may_read(Record(owner, sensitivity)) for every candidate, then decrypt the ones allowed",
+                path,
+                (decrypted or search).lineno,
+            )
+        )
     if project.answers.get("tenancy", "pooled") == "pooled":
         analysis = tenancy.analyse(project)
         problems = analysis.problems("embeddings") if analysis and "embeddings" in analysis.tenant_tables else []
         findings.extend(Finding(f"embeddings: {problem}", "", path) for problem in problems)
     if findings:
         return failed(*findings)
-    return passed("tenant-filtered similarity queries with a LIMIT cap and a transaction-local statement timeout")
+    return passed(
+        "tenant-filtered similarity queries with the configured LIMIT cap and transaction-local statement timeout, "
+        "decided per document"
+    )
+
+
+#: Settings the vector store must be built from (documented as APP_VECTOR_*).
+VECTOR_SETTINGS = ("vector_query_limit", "vector_statement_timeout_ms")
+
+
+def _configured_store_findings(project: Project, tree: ast.Module) -> list[Finding]:
+    """The store the assistant uses is built from APP_VECTOR_QUERY_LIMIT and APP_VECTOR_STATEMENT_TIMEOUT_MS."""
+    builder = method(tree, "VectorStore", "from_settings")
+    read = {node.attr for node in ast.walk(builder) if isinstance(node, ast.Attribute)} if builder else set()
+    unread = [name for name in VECTOR_SETTINGS if name not in read]
+    findings = []
+    if unread:
+        findings.append(
+            Finding(
+                f"the vector store never reads {', '.join(unread)}",
+                "VectorStore.from_settings(settings, keyring) passes them as limit_cap and statement_timeout_ms",
+                location(project, "ai/vector_store.py"),
+                builder.lineno if builder else None,
+            )
+        )
+    assistant = _tree(project, "ai/assistant.py")
+    if assistant is None or first_call(assistant, ("VectorStore.from_settings",)) is None:
+        findings.append(
+            Finding(
+                "the assistant's vector store is not built from the settings",
+                "build it with VectorStore.from_settings(services.settings, services.keyring)",
+                location(project, "ai/assistant.py"),
+            )
+        )
+    return findings
 
 
 def _times_out(search: ast.AST) -> bool:

@@ -297,6 +297,20 @@ NIGHTLY = ".github/workflows/nightly.yml"
 APPROVED_GRANTS = "policy/approved-grants.json"
 
 
+#: The generated nightly job starts this task definition as it is defined (no command override).
+DRIFT_TASK = "infra/terraform/modules/runtime/drift.tf"
+DRIFT_TASK_COMMAND = f'command     = ["drift", "--approved", "{APPROVED_GRANTS}"]'
+
+
+def _runs_drift(project: Project, runs: str) -> bool:
+    """The scripts run drift themselves, or start the fixed-command drift task definition."""
+    if f"drift --approved {APPROVED_GRANTS}" in runs:
+        return True
+    task = project.read(DRIFT_TASK)
+    starts_the_task = "ecs_release.py run-task" in runs and "DRIFT_FAMILY" in runs
+    return starts_the_task and task is not None and DRIFT_TASK_COMMAND in task
+
+
 @register("authz.drift_scheduled", controls=("AUTHZ-06", "AUTHZ-07"), requires=REQUIRES)
 def drift_scheduled(project: Project) -> Outcome:
     """An approved grant snapshot exists and a scheduled workflow diffs production against it."""
@@ -315,7 +329,7 @@ def drift_scheduled(project: Project) -> Outcome:
             "no CI workflows: no scheduled drift run could be found",
             f"run `drift --approved {APPROVED_GRANTS}` on a schedule in your CI",
         )
-    if not any(workflow.crons and f"drift --approved {APPROVED_GRANTS}" in workflow.runs for workflow in loaded):
+    if not any(workflow.crons and _runs_drift(project, workflow.runs) for workflow in loaded):
         findings.append(
             Finding(
                 "no scheduled workflow runs the drift report against the approved snapshot",

@@ -41,14 +41,15 @@ class Verifier:
         sdk: the official SDK's top-level module; the adapter must use it.
         calls: the SDK's own verifier (dotted-name endings).
         parses: what turns the body into events: must come after the verifier.
-        tolerance: the module constant bounding an event's age.
+        tolerance: the module constant bounding an event's age, judged from a time the provider
+            signs; None when the provider signs no time (then only the replay guard, PAY-05, holds).
         max_seconds: the most that tolerance may allow.
     """
 
     sdk: str
     calls: tuple[str, ...]
     parses: tuple[str, ...]
-    tolerance: str
+    tolerance: str | None
     max_seconds: float
 
 
@@ -69,9 +70,9 @@ VERIFIERS: dict[str, Verifier] = {
     "braintree": Verifier(
         "braintree", ("webhook_notification.parse",), ("_normalize",), "WEBHOOK_TOLERANCE", 48 * 3600
     ),
-    # Adyen's HMAC signs each item's fields (not a time) and it retries for up to 30 days:
-    # the age bound is coarse, the replay guard (unique event id) is the real defence.
-    "adyen": Verifier("Adyen", ("is_valid_hmac_notification",), ("_normalize",), "EVENT_MAX_AGE", 31 * 86400),
+    # Adyen's HMAC signs each item's fields but no time (eventDate is unsigned): an age judged from it
+    # could be faked, so there is none; the replay guard (unique id of signed fields) is the defence.
+    "adyen": Verifier("Adyen", ("is_valid_hmac_notification",), ("_normalize",), None, 0),
 }
 
 
@@ -199,30 +200,31 @@ def _adapter_findings(project: Project, provider: str) -> list[Finding]:
                 line=parsed.lineno,
             )
         )
-    findings.extend(_tolerance_findings(tree, verify, spec, path))
+    if spec.tolerance is not None:
+        findings.extend(_tolerance_findings(tree, verify, spec.tolerance, spec, path))
     return findings
 
 
-def _tolerance_findings(tree: ast.Module, verify: ast.AST, spec: Verifier, path: str) -> list[Finding]:
-    value = module_assignment(tree, spec.tolerance)
+def _tolerance_findings(tree: ast.Module, verify: ast.AST, tolerance: str, spec: Verifier, path: str) -> list[Finding]:
+    value = module_assignment(tree, tolerance)
     seconds = duration_seconds(value)
-    hint = f"bound event age: {spec.tolerance} at most {spec.max_seconds:.0f} s, applied in verify_webhook"
+    hint = f"bound event age: {tolerance} at most {spec.max_seconds:.0f} s, applied in verify_webhook"
     line = value.lineno if value is not None else None
     if seconds is None:
-        return [Finding(f"no literal {spec.tolerance}: the accepted event age is unbounded or unreadable", hint, path)]
+        return [Finding(f"no literal {tolerance}: the accepted event age is unbounded or unreadable", hint, path)]
     findings = []
     if not 0 < seconds <= spec.max_seconds:
         findings.append(
-            Finding(f"{spec.tolerance} allows {seconds:.0f} s (at most {spec.max_seconds:.0f})", hint, path, line)
+            Finding(f"{tolerance} allows {seconds:.0f} s (at most {spec.max_seconds:.0f})", hint, path, line)
         )
     # Applied = handed to the SDK's verifier, or compared with the event's age.
     applied = any(
-        spec.tolerance in names_used(node)
+        tolerance in names_used(node)
         for node in ast.walk(verify)
         if isinstance(node, ast.Compare) or (isinstance(node, ast.Call) and named(dotted(node.func), spec.calls))
     )
     if not applied:
-        findings.append(Finding(f"verify_webhook does not apply {spec.tolerance}", hint, path, line))
+        findings.append(Finding(f"verify_webhook does not apply {tolerance}", hint, path, line))
     return findings
 
 
@@ -268,14 +270,16 @@ def _core_findings(project: Project) -> list[Finding]:
 
 @register("billing.webhook_signatures", controls=("PAY-04",), requires=REQUIRES)
 def webhook_signatures(project: Project) -> Outcome:
-    """The raw body goes to the provider SDK's verifier before it is parsed or stored; event age is bounded."""
+    """The raw body goes to the provider SDK's verifier before it is parsed or stored; event age is bounded
+    wherever the provider signs a time."""
     provider = _provider(project)
     assert provider is not None  # billing.package passed
     findings = [*_route_findings(project), *_core_findings(project), *_adapter_findings(project, provider)]
     if findings:
         return failed(*findings)
     spec = VERIFIERS[provider]
-    return passed(f"{provider} webhooks verified with {spec.calls[0]} before parsing; age bounded by {spec.tolerance}")
+    age = f"age bounded by {spec.tolerance}" if spec.tolerance else "no signed time, so replays stop at the id guard"
+    return passed(f"{provider} webhooks verified with {spec.calls[0]} before parsing; {age}")
 
 
 # ------------------------------------------------------------------ PAY-05 replay guard

@@ -4,8 +4,10 @@ Proves cards never touch the app (no field of a model, parameter or page can
 carry card data: PCI-DSS SAQ A); that checkout and refunds require an
 Idempotency-Key claimed under a unique key in Postgres, so a retry never
 charges twice; that the client cannot choose what it is charged (amounts come
-from the server-side catalog); and that discounts are capped on every quote.
-Who may pay money back, and to whom (PAY-09), is `billing_approvals`.
+from the server-side catalog) and that a webhook marks a checkout or renewal
+paid only when the provider billed that price; and that discounts are capped
+on every quote. Who may pay money back, and to whom (PAY-09), is
+`billing_approvals`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,17 @@ import re
 from .._model import Finding, Outcome, failed, passed, unknown
 from .._project import Project
 from .._registry import register
-from ._python import class_fields, dotted, first_call, function, module_assignment, parse
+from ._python import (
+    calls,
+    class_fields,
+    dotted,
+    first_call,
+    function,
+    module_assignment,
+    named,
+    parse,
+    string_literals,
+)
 from ._source import NOT_LITERAL, location, missing, settings_default, source
 from .billing import REQUIRES, has_sql, migrated_table, tree_or_problem
 
@@ -252,9 +264,72 @@ def server_side_amounts(project: Project) -> Outcome:
                 path=location(project, "billing/checkout.py"),
             )
         )
+    findings.extend(_paid_amount_findings(project))
     if findings:
         return failed(*findings)
-    return passed("checkout takes a price id, quantity and coupon only; amounts come from Pricing.quote")
+    return passed(
+        "checkout takes a price id, quantity and coupon only; amounts come from Pricing.quote; "
+        "webhooks count a checkout or renewal as paid only at that price"
+    )
+
+
+#: The one comparison that decides `paid` (billing/amounts.py).
+_AMOUNT_CHECK = ("paid_as_priced",)
+
+
+def _reads_checkout_price(node: ast.AST) -> bool:
+    """The function's SQL reads a checkout's `due_now_minor` (what the server priced)."""
+    sql = " ".join(string_literals(node))
+    return "due_now_minor" in sql and "billing_checkouts" in sql
+
+
+def _compares_checkout_price(node: ast.AST) -> bool:
+    return any(named(name, _AMOUNT_CHECK) and "due_now_minor" in ast.unparse(call) for name, call in calls(node))
+
+
+def _paid_amount_findings(project: Project) -> list[Finding]:
+    """billing/webhooks.py decides `paid` by comparing what the provider billed with what the server priced.
+
+    Every function that reads a checkout's `due_now_minor` compares it (the checkout's own completion, and a
+    first payment reported apart, which the payment ledger records), and the function that looks up a
+    renewal's price (`renewal_price`) compares that: without them a discount taken on the provider's page
+    is recorded as paid, and could be credited back in full.
+    """
+    relative = "billing/webhooks.py"
+    tree = parse(source(project, relative) or "")
+    path = location(project, relative)
+    if tree is None:
+        return [Finding(f"{relative} is missing or does not parse", "restore it from the template", path)]
+    readers = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _reads_checkout_price(node)
+    ]
+    unchecked = [node for node in readers if not _compares_checkout_price(node)]
+    findings = []
+    if not readers or unchecked:
+        findings.append(
+            Finding(
+                "a webhook marks a checkout paid without comparing what the provider billed with due_now_minor",
+                "decide paid with amounts.paid_as_priced(event, <checkout>.due_now_minor, <checkout>.currency)",
+                path,
+                unchecked[0].lineno if unchecked else None,
+            )
+        )
+    renewal_checked = any(
+        first_call(node, ("renewal_price",)) is not None and first_call(node, _AMOUNT_CHECK) is not None
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    )
+    if not renewal_checked:
+        findings.append(
+            Finding(
+                "a paid renewal is applied without comparing its amount with the subscription's price",
+                "look the price up with amounts.renewal_price and apply the renewal only if paid_as_priced",
+                path,
+            )
+        )
+    return findings
 
 
 # ------------------------------------------------------------------ PAY-08 discount caps

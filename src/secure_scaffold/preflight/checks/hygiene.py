@@ -11,7 +11,7 @@ from pathlib import Path
 from .._model import Finding, Outcome, failed, passed, unknown
 from .._project import Project
 from .._registry import register
-from .._tools import INSTALL_HINTS, find_tool, run_tool
+from .._tools import find_tool, install_hint, run_tool
 
 
 @register("hygiene.no_env_files", controls=("DEPLOY-05",))
@@ -128,9 +128,9 @@ def _baseline_filters(project: Project) -> list[str]:
 @register("hygiene.secret_scan", controls=("DEPLOY-05",))
 def secret_scan(project: Project) -> Outcome:
     """detect-secrets finds no secret in any file, except findings audited as false positives in the baseline."""
-    executable = find_tool("detect-secrets")
+    executable = find_tool("detect-secrets", project.root)
     if executable is None:
-        return unknown("detect-secrets is not installed", INSTALL_HINTS["detect-secrets"])
+        return unknown("detect-secrets is not installed", install_hint("detect-secrets"))
     names = [project.relative(path) for path in project.files if path.name != BASELINE]
     audited = _audited_false_positives(project)
     run = run_tool(executable, "scan", "--no-verify", *_baseline_filters(project), *names, cwd=project.root)

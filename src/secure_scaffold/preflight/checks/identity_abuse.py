@@ -2,10 +2,12 @@
 
 `identity.stuffing_detection` proves login attempts and failures are counted
 per source against sane thresholds and that a spike is logged as a
-`security_alert` a SIEM rule can page on; `identity.bot_challenge` proves that
-after a few failures, or a stuffing alert, /auth/login and the WebAuthn
-ceremonies need a bot challenge verified server-side that fails closed. Both
-hold only if the login defences are installed, which each checks.
+`security_alert` a SIEM rule can page on (a flood over the global limit
+too); `identity.bot_challenge` proves that after a few failures, a stuffing
+alert or a flood, /auth/login and the WebAuthn ceremonies need a bot
+challenge verified server-side that fails closed and that a person can
+always pass. Both hold only if the login defences are installed, which
+each checks.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from .._registry import register
 from ._python import calls, first_call, keyword, named
 from ._source import bounded_default, finding_at, function_of, location, missing, missing_call, settings_default, source
 from .identity import REQUIRES, STEP_UP
+from .identity_challenge import counted_failures, flood_challenges, solvable_challenge
 from .monitoring import RUNTIME_MODULE, log_event_alarms
 
 STUFFING = "security/stuffing.py"
@@ -128,6 +131,13 @@ STUFFING_CALLS = (
         "failed logins are not counted for stuffing detection",
         "report a failed callback with defences.failed(...)",
     ),
+    _Call(
+        ABUSE,
+        "LoginDefences.admit",
+        ("record_global_excess",),
+        "exceeding the global login limit raises no alert",
+        "call monitor.record_global_excess(scope, ...) when the limiter reports global_exceeded",
+    ),
 )
 
 
@@ -205,6 +215,8 @@ def bot_challenge(project: Project) -> Outcome:
     Passwords, OTPs and magic links live at the IdP (the app only speaks
     OIDC); the app's own login-like endpoints are /auth/login and the WebAuthn
     ceremonies. Verification fails closed: an unreachable siteverify is "not solved".
+    And the challenge never becomes a lockout (identity_challenge.py): a person
+    can always pass it, and junk callbacks cannot make it mandatory.
     """
     if source(project, BOT_CHALLENGE) is None:
         return missing(project, BOT_CHALLENGE, "verify bot-challenge tokens server-side after repeated failures")
@@ -216,6 +228,9 @@ def bot_challenge(project: Project) -> Outcome:
         *_siteverify_fails_closed(project),
         *_challenged_endpoints(project),
         *_settings_read(project, ("bot_challenge_after_failures",), "challenge gate"),
+        *solvable_challenge(project, config),
+        *counted_failures(project),
+        *flood_challenges(project),
     ]
     threshold = bounded_default(
         project,
@@ -229,7 +244,10 @@ def bot_challenge(project: Project) -> Outcome:
     findings += [finding for finding in (threshold, installed) if finding is not None]
     if findings:
         return failed(*findings)
-    return passed("login and WebAuthn attempts need a solved bot challenge after repeated failures; it fails closed")
+    return passed(
+        "login and WebAuthn attempts need a bot challenge after repeated failures or under a flood;"
+        " it fails closed, and a person can always pass it"
+    )
 
 
 #: The challenge gate: it verifies tokens, and a flagged source is always challenged.

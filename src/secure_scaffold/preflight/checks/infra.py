@@ -21,7 +21,7 @@ from typing import Any
 from .._model import Finding, Outcome, failed, passed, unknown
 from .._project import Project
 from .._registry import register
-from .._tools import INSTALL_HINTS, find_tool, run_tool
+from .._tools import find_tool, install_hint, run_tool
 from . import _hcl
 from ._source import location, missing, settings_default, source
 
@@ -163,9 +163,9 @@ def _one_per_place(findings: list[Finding]) -> list[Finding]:
 @register("infra.checkov", controls=("DEPLOY-07", "DEPLOY-09"), requires=("infra.terraform_present",))
 def checkov(project: Project) -> Outcome:
     """checkov (offline) finds no failed check in the Terraform; every inline skip carries a written reason."""
-    executable = find_tool("checkov")
+    executable = find_tool("checkov", project.root)
     if executable is None:
-        return unknown("checkov is not installed", INSTALL_HINTS["checkov"])
+        return unknown("checkov is not installed", install_hint("checkov"))
     target = _checkov_target(project)
     prefix = project.relative(target) if target != project.root else ""
     run = run_tool(

@@ -63,10 +63,45 @@ def _missing_rules(project: Project, required: dict[str, str]) -> Outcome:
     return passed(f"alert rules {', '.join(sorted(required))} run on every audited change")
 
 
+#: AUTHZ003 with its per-actor window: `@alert_rule("AUTHZ003", ..., per_actor_window=...)`.
+AGGREGATED_REFUSALS = re.compile(r'@alert_rule\(\s*"AUTHZ003"[^)]*\bper_actor_window\s*=')
+#: The audit log built with an alert counter: `AuditLog(..., counter=...)`.
+COUNTED_AUDIT_LOG = re.compile(r"\bAuditLog\([^)]*\bcounter\s*=")
+
+
+def _refusals_aggregated(project: Project) -> list[Finding]:
+    """AUTHZ003 (any member can trigger it at will) pages once per actor and window, counted across replicas."""
+    alerts = source(project, "security/alerts.py") or ""
+    if '"AUTHZ003"' not in alerts:
+        return []
+    if not AGGREGATED_REFUSALS.search(alerts):
+        return [
+            Finding(
+                "AUTHZ003 is not aggregated per actor: any member can flood the pager with refused admin actions",
+                'register it with @alert_rule("AUTHZ003", ..., per_actor_window=...)',
+                path=location(project, "security/alerts.py"),
+            )
+        ]
+    wiring = source(project, "web/authz.py") or ""
+    if not COUNTED_AUDIT_LOG.search(wiring):
+        return [
+            Finding(
+                "the audit log counts no alert windows: AUTHZ003 pages on every refused request",
+                "build it as AuditLog(matrix, counter=RedisAlertCounter(...)) so replicas count together",
+                path=location(project, "web/authz.py"),
+            )
+        ]
+    return []
+
+
 @register("monitoring.permission_alerts", controls=("MON-03",), requires=REQUIRES)
 def permission_alerts(project: Project) -> Outcome:
-    """Permission changes and role escalations raise alerts."""
-    return _missing_rules(project, PERMISSION_RULES)
+    """Permission changes and role escalations raise alerts; refused admin actions cannot flood the pager."""
+    outcome = _missing_rules(project, PERMISSION_RULES)
+    aggregated = _refusals_aggregated(project)
+    if not aggregated:
+        return outcome
+    return failed(*outcome.findings, *aggregated)
 
 
 @register("monitoring.payout_alerts", controls=("MON-04",), requires=REQUIRES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..._update import recorded_profile_history
 from .._model import Finding, Outcome, failed, passed, skipped
 from .._project import Project
 from .._registry import register
@@ -47,11 +48,21 @@ def locked_answers(project: Project) -> Outcome:
         findings.append(
             Finding(
                 "the recorded profile differs from the organisation's",
-                "run `copier update` with the organisation's current profile (`--data-file PROFILE`)",
+                "move to it with `secure-scaffold update --profile PROFILE` (or --restore-locks --profile PROFILE)",
                 path=".copier-answers.yml",
             )
         )
     if not profile and not findings:
+        dropped = recorded_profile_history(project.root) if (project.root / ".git").exists() else {}
+        if dropped:
+            return failed(
+                Finding(
+                    f"the {dropped.get('name')!r} profile this project recorded has been dropped from its answers, "
+                    "and its locks with it",
+                    "put it back with `secure-scaffold update --restore-locks` (it re-renders what the locks decide)",
+                    path=".copier-answers.yml",
+                )
+            )
         return skipped("no organisation profile is recorded or given (preflight --profile), so nothing is locked")
     findings += _preflights_without_the_org_profile(project)
     if not locked and not findings:
@@ -60,7 +71,8 @@ def locked_answers(project: Project) -> Outcome:
     findings += [
         Finding(
             f"{name} is {project.answers.get(name)!r}, but the {owner!r} profile locks it to {value!r}",
-            f"restore it with `copier update --data {name}={value}` or have the platform team change the profile",
+            "restore it with `secure-scaffold update --restore-locks` (add --profile ORG_PROFILE when the "
+            "recorded copy is not the organisation's current one), or have the platform team change the profile",
             path=".copier-answers.yml",
         )
         for name, value in sorted(locked.items())

@@ -24,7 +24,7 @@ import yaml
 from .._model import Finding, Outcome, failed, passed, unknown
 from .._project import Project
 from .._registry import register
-from .._tools import INSTALL_HINTS, find_tool, run_tool
+from .._tools import find_tool, install_hint, run_tool
 
 WORKFLOWS_DIR = ".github/workflows"
 FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -140,6 +140,15 @@ def _ancestors(workflow: Workflow, job_id: str) -> set[str]:
 
 
 def _runs(workflow: Workflow, job: dict[str, Any]) -> str:
+    """The job's scripts; a job calling a local reusable workflow runs that workflow's scripts."""
+    uses = str(job.get("uses", ""))
+    if uses.startswith("./.github/workflows/"):
+        called = workflow.path.parent / uses.rsplit("/", 1)[1]
+        data = _load(called) if called.is_file() else None
+        if isinstance(data, dict):
+            inner = Workflow(called, workflow.relative, "", data)
+            return "\n".join(_runs(inner, inner_job) for inner_job in inner.jobs.values())
+        return ""
     return "\n".join(str(step.get("run", "")) for step in workflow.steps(job))
 
 
@@ -330,9 +339,9 @@ def least_privilege(project: Project) -> Outcome:
 @register("workflows.zizmor", controls=("DEPLOY-03", "DEPLOY-04"), requires=("workflows.present",))
 def zizmor(project: Project) -> Outcome:
     """zizmor (offline, regular persona) finds nothing in the workflows and dependabot.yml."""
-    executable = find_tool("zizmor")
+    executable = find_tool("zizmor", project.root)
     if executable is None:
-        return unknown("zizmor is not installed", INSTALL_HINTS["zizmor"])
+        return unknown("zizmor is not installed", install_hint("zizmor"))
     run = run_tool(
         executable, "--offline", "--persona", ZIZMOR_PERSONA, "--format", "json-v1", ".github", cwd=project.root
     )
@@ -366,9 +375,9 @@ def zizmor(project: Project) -> Outcome:
 @register("workflows.actionlint", controls=("DEPLOY-10",), requires=("workflows.present",))
 def actionlint(project: Project) -> Outcome:
     """actionlint finds no error in any workflow (syntax, expressions, job graph, runner labels)."""
-    executable = find_tool("actionlint")
+    executable = find_tool("actionlint", project.root)
     if executable is None:
-        return unknown("actionlint is not installed", INSTALL_HINTS["actionlint"])
+        return unknown("actionlint is not installed", install_hint("actionlint"))
     names = [project.relative(path) for path in _workflow_files(project)]
     run = run_tool(executable, "-format", "{{json .}}", *names, cwd=project.root)
     if run.returncode not in (0, 1):
@@ -529,7 +538,8 @@ def _unhashed_installs(project: Project) -> list[Finding]:
         for number, line in enumerate(text.splitlines(), 1):
             if "pip install" not in line or line.lstrip().startswith("#"):
                 continue
-            safe = "--require-hashes" in line or "--no-index" in line or ("--no-deps" in line and "==" in line)
+            # `--no-deps pkg==X` is not safe: the version is pinned, the file is not (item 6 of issue 18).
+            safe = "--require-hashes" in line or "--no-index" in line
             if not safe:
                 findings.append(
                     Finding(
@@ -611,9 +621,11 @@ def sbom_and_signing(project: Project) -> Outcome:
         )
         requirements = (
             (
-                "cyclonedx-py" in runs or any(ref.startswith("anchore/sbom-action@") for ref in uses),
+                "cyclonedx-py" in runs
+                or re.search(r'syft"? scan', runs) is not None
+                or any(ref.startswith("anchore/sbom-action@") for ref in uses),
                 "no CycloneDX SBOM is generated",
-                "run cyclonedx-py (Python deps) and anchore/sbom-action or syft (the image)",
+                "run cyclonedx-py (Python deps) and a pinned syft (the image)",
             ),
             ("cosign sign" in runs, "nothing is signed with cosign", "cosign sign / cosign sign-blob --bundle"),
             (keyless, "no job may request an OIDC token (keyless signing)", "grant `id-token: write` to that job"),

@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from ..config import Settings
 from .engine import build_engine
 from .iam_auth import use_iam_authentication
-from .runtime_role import provision_runtime_role
+from .runtime_role import provision_drift_role, provision_runtime_role
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -54,8 +54,11 @@ def run_migrations(settings: Settings, *, rds_client: Any = None) -> str:
     try:
         with engine.begin() as connection:
             command.upgrade(alembic_config(connection), "heads")
-            return provision_runtime_role(
+            role = provision_runtime_role(
                 connection, settings.sqlalchemy_database_url, iam_auth=settings.database_iam_auth
             )
+            if settings.sqlalchemy_drift_url:
+                provision_drift_role(connection, settings.sqlalchemy_drift_url, iam_auth=settings.database_iam_auth)
+            return role
     finally:
         engine.dispose()

@@ -9,6 +9,7 @@ isolation and the append-only audit log.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
@@ -143,4 +144,45 @@ def provision_runtime_role(owner: Connection, runtime_url: str, *, iam_auth: boo
     for table, privileges in RUNTIME_GRANTS.items():
         owner.execute(text(f"GRANT {', '.join(privileges)} ON {_quote_ident(owner, table)} TO {role}"))
     owner.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"))
+    return url.username
+
+
+#: The drift reader's only table privilege: the three columns `drift` compares (security/drift.py).
+DRIFT_GRANT: Final = "GRANT SELECT (tenant_id, subject, role) ON role_assignments TO {role}"
+
+
+def provision_drift_role(owner: Connection, drift_url: str, *, iam_auth: bool = False) -> str:
+    """Create or update the nightly drift check's login (APP_DRIFT_DATABASE_URL); return its name.
+
+    It can log in and read who holds which role (three columns of `role_assignments`), and
+    nothing else: no other table, no audit or tenant data, every transaction read-only, not an
+    owner, no BYPASSRLS. Started by the audit workflow without reviewers, it must be harmless.
+    """
+    url = make_url(drift_url)
+    if not url.username:
+        raise ConfigurationError("APP_DRIFT_DATABASE_URL must name the drift reader (user@host)")
+    if iam_auth and url.password:
+        raise ConfigurationError("APP_DRIFT_DATABASE_URL carries a password but APP_DATABASE_IAM_AUTH is on")
+    owner_name = owner.execute(text("SELECT current_user")).scalar_one()
+    if url.username == owner_name:
+        raise ConfigurationError("APP_DRIFT_DATABASE_URL must not be the schema owner: drift only reads")
+    role = _quote_ident(owner, url.username)
+    existing = owner.execute(_ROLE_ATTRIBUTES, {"n": url.username}).first()
+    if existing is None:
+        owner.execute(text(f"CREATE ROLE {role} {RUNTIME_ROLE_ATTRIBUTES}"))
+    elif unsafe := [name for name, present in existing._mapping.items() if present]:
+        raise ConfigurationError(f"drift role {url.username!r} already exists with {', '.join(unsafe)}")
+    owner.execute(text(f"ALTER ROLE {role} LOGIN"))
+    owner.execute(text(f"ALTER ROLE {role} SET default_transaction_read_only = on"))
+    if iam_auth:
+        _grant_iam_login(owner, role)
+    if url.password:
+        literal = owner.execute(text("SELECT quote_literal(:p)"), {"p": url.password}).scalar_one()
+        owner.execute(text(f"ALTER ROLE {role} PASSWORD {literal}"))
+    database = _quote_ident(owner, owner.execute(text("SELECT current_database()")).scalar_one())
+    owner.execute(text(f"GRANT CONNECT ON DATABASE {database} TO {role}"))
+    owner.execute(text(f"GRANT USAGE ON SCHEMA public TO {role}"))
+    owner.execute(text(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}"))
+    owner.execute(text(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {role}"))
+    owner.execute(text(DRIFT_GRANT.format(role=role)))
     return url.username

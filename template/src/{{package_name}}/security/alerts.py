@@ -7,6 +7,14 @@ outbox in the same transaction as the event that raised them, so the SIEM
 receives each alert exactly when (and only if) the change committed; route
 `type == "alert"` events to your paging/on-call integration there
 (docs/authorization.md, "Alerts"). Ids are stable and never reused.
+
+A rule anyone signed in can trigger at will (AUTHZ003: any member can ask
+for an admin action and be refused) is aggregated per actor: with an
+`AlertCounter` (Redis, so every replica counts together) it pages on the
+actor's first firing in a window and again at the 10th, 100th, 1000th...,
+each alert carrying the running `count`. A probe still pages at once and
+escalates, a flood cannot bury the on-call in pages, and every refused
+request is still its own audit event.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from .policy.model import Matrix
 
@@ -26,12 +34,34 @@ Severity = Literal["low", "medium", "high"]
 RuleCheck = Callable[["AuditEvent", Matrix], dict[str, Any] | None]
 
 
+#: The window AUTHZ003 aggregates refusals of one actor over.
+REFUSAL_ALERT_WINDOW_SECONDS: Final = 900
+
+
 @dataclass(frozen=True)
 class AlertRule:
+    """A registered rule; `per_actor_window` (seconds) aggregates its firings per actor (module docstring)."""
+
     id: str
     severity: Severity
     title: str
     check: RuleCheck
+    per_actor_window: int | None = None
+
+
+class AlertCounter(Protocol):
+    """Counts a rule's firings per tenant, actor and window, shared by every replica."""
+
+    def count(self, rule: str, tenant: str, actor: str, window_seconds: int) -> int:
+        """This firing's number in the current window (1 for the first)."""
+        ...
+
+
+def pages_at(count: int) -> bool:
+    """An aggregated rule pages on the 1st, 10th, 100th, ... firing in a window."""
+    while count >= 10 and count % 10 == 0:
+        count //= 10
+    return count == 1
 
 
 @dataclass(frozen=True)
@@ -66,13 +96,15 @@ class Alert:
 RULES: list[AlertRule] = []
 
 
-def alert_rule(rule_id: str, *, severity: Severity, title: str) -> Callable[[RuleCheck], RuleCheck]:
+def alert_rule(
+    rule_id: str, *, severity: Severity, title: str, per_actor_window: int | None = None
+) -> Callable[[RuleCheck], RuleCheck]:
     """Register a rule; ids are unique and stable (SIEM searches and runbooks key on them)."""
 
     def register(check: RuleCheck) -> RuleCheck:
         if any(rule.id == rule_id for rule in RULES):
             raise ValueError(f"alert rule {rule_id} is registered twice")
-        RULES.append(AlertRule(rule_id, severity, title, check))
+        RULES.append(AlertRule(rule_id, severity, title, check, per_actor_window))
         return check
 
     return register
@@ -109,9 +141,12 @@ def role_escalation(event: AuditEvent, matrix: Matrix) -> dict[str, Any] | None:
     return {"target": event.target, "from": sorted(before), "to": sorted(after)}
 
 
-@alert_rule("AUTHZ003", severity="high", title="Refused admin action")
+@alert_rule("AUTHZ003", severity="high", title="Refused admin action", per_actor_window=REFUSAL_ALERT_WINDOW_SECONDS)
 def refused_admin_action(event: AuditEvent, matrix: Matrix) -> dict[str, Any] | None:
-    """Someone tried an admin action (e.g. a role change) the policy refused: a probe or a stolen account."""
+    """Someone tried an admin action (e.g. a role change) the policy refused: a probe or a stolen account.
+
+    Any member can cause this at will, so it is aggregated per actor (module docstring).
+    """
     spec = matrix.permissions.get(event.permission)
     if event.outcome != "denied" or spec is None or not spec.admin_action:
         return None
@@ -195,23 +230,34 @@ def subscription_revoked(event: AuditEvent, _: Matrix) -> dict[str, Any] | None:
     return {"target": event.target, "cause": after.get("cause"), "payment": after.get("payment")}
 
 
-def evaluate_alerts(event: AuditEvent, matrix: Matrix, rules: Iterable[AlertRule] | None = None) -> list[Alert]:
-    """Every alert `event` fires, in rule order."""
+def evaluate_alerts(
+    event: AuditEvent,
+    matrix: Matrix,
+    rules: Iterable[AlertRule] | None = None,
+    counter: AlertCounter | None = None,
+) -> list[Alert]:
+    """Every alert `event` fires, in rule order; with `counter`, aggregated rules only when they page."""
     fired = []
     for rule in RULES if rules is None else rules:
         summary = rule.check(event, matrix)
-        if summary is not None:
-            fired.append(
-                Alert(
-                    id=uuid.uuid4(),
-                    rule=rule.id,
-                    severity=rule.severity,
-                    title=rule.title,
-                    event_id=event.id,
-                    tenant=event.tenant,
-                    actor=event.actor,
-                    occurred_at=event.occurred_at,
-                    summary=summary,
-                )
+        if summary is None:
+            continue
+        if rule.per_actor_window is not None and counter is not None:
+            count = counter.count(rule.id, event.tenant, event.actor, rule.per_actor_window)
+            if not pages_at(count):
+                continue
+            summary = {**summary, "count": count, "window_seconds": rule.per_actor_window}
+        fired.append(
+            Alert(
+                id=uuid.uuid4(),
+                rule=rule.id,
+                severity=rule.severity,
+                title=rule.title,
+                event_id=event.id,
+                tenant=event.tenant,
+                actor=event.actor,
+                occurred_at=event.occurred_at,
+                summary=summary,
             )
+        )
     return fired

@@ -28,7 +28,7 @@ from typing import Any, Final, Literal
 
 from sqlalchemy import Connection, text
 
-from .alerts import AlertRule, evaluate_alerts
+from .alerts import AlertCounter, AlertRule, evaluate_alerts
 from .policy.errors import JustificationRequiredError
 from .policy.model import Matrix
 
@@ -228,9 +228,13 @@ def _event_from_row(row: Any) -> AuditEvent:
 class AuditLog:
     """Appends to and reads the audit log on a connection the caller's transaction owns."""
 
-    def __init__(self, matrix: Matrix, rules: Iterable[AlertRule] | None = None) -> None:
+    def __init__(
+        self, matrix: Matrix, rules: Iterable[AlertRule] | None = None, counter: AlertCounter | None = None
+    ) -> None:
+        """`counter` aggregates the rules anyone can trigger (AUTHZ003) per actor; None fires every time."""
         self.matrix = matrix
         self.rules = tuple(rules) if rules is not None else None
+        self.counter = counter
 
     def append(self, connection: Connection, entry: AuditEntry) -> AuditEvent:
         """Record `entry` (and its SIEM copy and alerts) inside the caller's open transaction.
@@ -286,7 +290,7 @@ class AuditLog:
             },
         )
         self._outbox(connection, event.id, "audit", event.siem_record())
-        for alert in evaluate_alerts(event, self.matrix, self.rules):
+        for alert in evaluate_alerts(event, self.matrix, self.rules, self.counter):
             self._outbox(connection, alert.id, "alert", alert.siem_record())
         return event
 

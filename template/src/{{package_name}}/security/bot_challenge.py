@@ -1,16 +1,25 @@
-"""Bot challenges (Turnstile, hCaptcha, ...) after repeated failures, failing closed.
+"""Bot challenges after repeated failures or under a flood, failing closed, always solvable by a person.
 
 The first attempts from a source or on an account need no challenge, so
 people are not taxed for an attacker's existence. After
-`after_failures` failures in the stuffing window (or once the source has been
-flagged as a stuffing source), every further attempt must carry a freshly
-solved challenge token, verified server-side. Verification fails closed:
-a timeout, an HTTP error or an unreadable answer counts as "not solved".
+`after_failures` counted failures in the stuffing window, once the source
+has been flagged as a stuffing source, or while the global limit of the
+endpoint is exceeded (a flood from many addresses), every further attempt
+must carry a freshly solved challenge, verified server-side. Verification
+fails closed: a timeout, an HTTP error or an unreadable answer counts as
+"not solved".
 
-Verifiers share one tiny protocol, `verify(token, remote_ip) -> bool`, so a
-provider is one class. `SiteverifyVerifier` speaks the siteverify protocol
-Cloudflare Turnstile and hCaptcha both implement (form POST of `secret`,
-`response`, `remoteip`; JSON `{"success": bool, "hostname": ...}`).
+A challenge must be one a human can pass: one nobody can solve would turn
+a few junk requests into a lockout of everyone behind the same address.
+Verifiers share one small protocol: `describe(remote_ip)` hands the client
+what it needs to solve one, `verify(token, remote_ip) -> bool` checks an
+answer. Two are built in:
+
+- `proof_of_work.ProofOfWork` (the default): self-hosted, a signed
+  proof of work the browser solves in about a second;
+- `SiteverifyVerifier`: the siteverify protocol Cloudflare Turnstile and
+  hCaptcha both implement (form POST of `secret`, `response`, `remoteip`;
+  JSON `{"success": bool, "hostname": ...}`); your page renders the widget.
 """
 
 from __future__ import annotations
@@ -33,16 +42,11 @@ MAX_TOKEN_LENGTH: Final = 2048
 
 
 class ChallengeVerifier(Protocol):
-    """Checks a challenge token with its issuer; True only for a fresh, valid solve."""
+    """Hands out challenges and checks answers; `verify` is True only for a fresh, valid solve."""
+
+    def describe(self, remote_ip: str | None) -> dict[str, object]: ...
 
     def verify(self, token: str, remote_ip: str | None) -> bool: ...
-
-
-class DenyAllVerifier:
-    """No challenge can be solved: after N failures the source or account waits out the window."""
-
-    def verify(self, token: str, remote_ip: str | None) -> bool:
-        return False
 
 
 class SiteverifyVerifier:
@@ -65,6 +69,10 @@ class SiteverifyVerifier:
         self._url = verify_url
         self._hostname = expected_hostname
         self._client = client or httpx2.Client(timeout=timeout, follow_redirects=False)
+
+    def describe(self, remote_ip: str | None) -> dict[str, object]:
+        """The widget (and its site key) lives on your page; the client only learns which kind to show."""
+        return {"kind": "siteverify"}
 
     def verify(self, token: str, remote_ip: str | None) -> bool:
         if not token or len(token) > MAX_TOKEN_LENGTH:
@@ -107,11 +115,16 @@ class ChallengeGate:
             return True
         return self.monitor.is_flagged(source)
 
-    def check(self, source: str, account: str | None, token: str | None) -> None:
-        """Raise ChallengeRequiredError unless no challenge is due or `token` solves one."""
-        if not self.is_required(source, account):
+    def check(self, source: str, account: str | None, token: str | None, *, everyone: bool = False) -> None:
+        """Raise ChallengeRequiredError unless no challenge is due or `token` solves one.
+
+        `everyone`: the endpoint is flooded (its global limit is exceeded), so every attempt is challenged.
+        """
+        if not everyone and not self.is_required(source, account):
             return
         if not token:
-            raise ChallengeRequiredError()
+            raise ChallengeRequiredError(challenge=self.verifier.describe(source))
         if not self.verifier.verify(token, source):
-            raise ChallengeRequiredError("the bot challenge was not solved; try again")
+            raise ChallengeRequiredError(
+                "the bot challenge was not solved; try again", challenge=self.verifier.describe(source)
+            )

@@ -39,6 +39,8 @@ class LoginContext:
         headers: request headers, lower-cased names (bot-challenge tokens arrive here).
         account_hint: `login_hint` when the client sent one, for per-account limits.
         challenge_token: a solved bot challenge (`?challenge_token=` on `/auth/login`).
+        login_in_flight: (callback) the state names a pending login this browser started,
+            which `/auth/login` already admitted; junk callbacks never carry one.
     """
 
     stage: Literal["login", "callback"]
@@ -46,6 +48,7 @@ class LoginContext:
     headers: Mapping[str, str]
     account_hint: str | None = None
     challenge_token: str | None = None
+    login_in_flight: bool = False
 
 
 @dataclass(frozen=True)

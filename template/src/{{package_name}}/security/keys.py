@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import struct
 import threading
 import time
@@ -39,7 +40,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, text
 
 from ..db.scope import TenantTransaction
-from ..errors import DecryptionError, KeyManagementError
+from ..errors import DecryptionError, InvalidTenantError, KeyManagementError, MissingTenantError
 from ..secrets.keywrap import KeyWrapper
 
 FORMAT: Final = 1
@@ -47,6 +48,8 @@ _HEADER: Final = struct.Struct(">BI")
 _NONCE_BYTES: Final = 12
 _TAG_BYTES: Final = 16
 MIN_CIPHERTEXT_BYTES: Final = _HEADER.size + _NONCE_BYTES + _TAG_BYTES
+#: A tenant id that may become part of a key name: the tenant allow-list (tenancy/context.py), ASCII only.
+KEY_NAME_TENANT: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +100,18 @@ def kek_for(kek: str, tenant: str) -> str:
     `alias/<name>/tenant/{tenant}`, with schema and silo tenancy): deleting it crypto-shreds
     that tenant alone. Without the placeholder, one KEK wraps every tenant's keys, each bound
     to its tenant by the wrap context.
+
+    The tenant comes from a token claim (billing passes it straight through), and the name
+    ends up in a URL path (hvac does not escape it; the HTTP client resolves `..`) or a KMS
+    alias: only an id of the tenant allow-list is put in, never a path, a dot segment,
+    non-ASCII or anything longer than 64 characters (`InvalidTenantError`: 403 `tenant_invalid`).
     """
+    if "{tenant}" not in kek:
+        return kek
+    if not tenant:
+        raise MissingTenantError
+    if not KEY_NAME_TENANT.fullmatch(tenant) or ".." in tenant:
+        raise InvalidTenantError
     return kek.replace("{tenant}", tenant)
 
 

@@ -76,6 +76,13 @@ class LoginAttemptStore:
         self.redis.set(self._key(attempt.state), json.dumps(asdict(attempt)), ex=LOGIN_TTL_SECONDS)
         return attempt, binding
 
+    def is_pending(self, state: str, binding: str | None) -> bool:
+        """Whether `state` is a login in flight started by this browser; consumes nothing (for login guards)."""
+        raw = self.redis.get(self._key(state))
+        if raw is None or binding is None:
+            return False
+        return hmac.compare_digest(json.loads(raw)["binding_hash"], _digest(binding))
+
     def take(self, state: str, binding: str | None) -> LoginAttempt:
         """Consume the attempt for `state`; refuse unknown, replayed, expired or foreign ones."""
         raw = self.redis.getdel(self._key(state))

@@ -9,9 +9,14 @@ steady rate applies, which is how people actually log in. A fixed window was
 rejected because it lets through twice the limit across a window boundary.
 
 One decision checks up to three buckets at once -- the client address, the
-account identifier and a global bucket -- and consumes from all of them only
-if all allow, inside the same script, so concurrent replicas cannot
-interleave between the check and the update.
+account identifier and a global bucket -- inside one script, so concurrent
+replicas cannot interleave between the check and the update. The client
+and account buckets are hard: over either, the attempt is refused (429)
+and consumes nothing. The global bucket is soft: a flood spread over many
+addresses, each under its own limit, would otherwise lock out everyone, so
+exceeding it only marks the decision `global_exceeded` (the caller raises
+an alert and demands a bot challenge from everyone) and is not consumed
+while it is over, so it frees up as soon as the flood slows.
 
 Time comes from Redis (`TIME`) unless a clock is injected: one clock for every
 replica, so skewed hosts cannot stretch a window. Tests inject a clock.
@@ -34,8 +39,9 @@ from .clock import Clock
 PERIODS: Final[dict[str, int]] = {"second": 1, "minute": 60, "hour": 3600}
 
 # KEYS: one per bucket. ARGV[1]: now in microseconds, or -1 to use Redis TIME;
-# then, per key, its emission interval and its period, both in microseconds.
-# Returns {allowed (1/0), retry_after_us, bitmask of the buckets that refused}.
+# then, per key, its emission interval and its period (microseconds) and 1 if it is soft.
+# Returns {allowed (1/0), retry_after_us, bitmask of the hard buckets that refused,
+# bitmask of the soft buckets that are over their limit}.
 _GCRA: Final = """
 local now = tonumber(ARGV[1])
 if now < 0 then
@@ -45,28 +51,36 @@ end
 local new_tats = {}
 local retry_after = 0
 local refused = 0
+local over = 0
 for i, key in ipairs(KEYS) do
-  local interval = tonumber(ARGV[2 * i])
-  local period = tonumber(ARGV[2 * i + 1])
+  local interval = tonumber(ARGV[3 * i - 1])
+  local period = tonumber(ARGV[3 * i])
+  local soft = ARGV[3 * i + 1] == '1'
   local stored = redis.call('GET', key)
   local tat = now
   if stored then tat = math.max(tonumber(stored), now) end
   local new_tat = tat + interval
-  local allow_at = new_tat - period
-  if allow_at > now then
-    refused = refused + 2 ^ (i - 1)
-    retry_after = math.max(retry_after, allow_at - now)
+  if new_tat - period > now then
+    if soft then
+      over = over + 2 ^ (i - 1)
+      new_tat = nil
+    else
+      refused = refused + 2 ^ (i - 1)
+      retry_after = math.max(retry_after, new_tat - period - now)
+    end
   end
   new_tats[i] = new_tat
 end
 if refused == 0 then
   for i, key in ipairs(KEYS) do
-    local ttl_ms = math.ceil((new_tats[i] - now) / 1000)
-    redis.call('SET', key, string.format('%.0f', new_tats[i]), 'PX', ttl_ms)
+    if new_tats[i] then
+      local ttl_ms = math.ceil((new_tats[i] - now) / 1000)
+      redis.call('SET', key, string.format('%.0f', new_tats[i]), 'PX', ttl_ms)
+    end
   end
-  return {1, 0, 0}
+  return {1, 0, 0, over}
 end
-return {0, retry_after, refused}
+return {0, retry_after, refused, over}
 """
 
 
@@ -108,14 +122,16 @@ class RateLimitDecision:
     """The outcome of one attempt.
 
     Attributes:
-        allowed: the attempt may proceed (and was counted in every bucket).
+        allowed: the attempt may proceed (and was counted in every bucket not over its limit).
         retry_after: whole seconds until the attempt would be allowed; 0 when allowed.
-        limited_by: the buckets that refused: "client", "account" and/or "global".
+        limited_by: the buckets that refused: "client" and/or "account".
+        global_exceeded: everyone together is over the global limit (never a refusal by itself).
     """
 
     allowed: bool
     retry_after: int
     limited_by: tuple[str, ...] = ()
+    global_exceeded: bool = False
 
     def raise_if_limited(self) -> None:
         if not self.allowed:
@@ -231,12 +247,16 @@ class RateLimiter:
             buckets.append(("account", self._key(scope, "account", account_key(account)), self._policy.per_account))
         now_us = -1 if self._clock is None else int(self._clock.now() * 1_000_000)
         args: list[int] = [now_us]
-        for _, _, rate in buckets:
-            args.extend((rate.interval_us, rate.period * 1_000_000))
-        allowed, retry_after_us, refused = self._script(keys=[key for _, key, _ in buckets], args=args)
+        for name, _, rate in buckets:
+            args.extend((rate.interval_us, rate.period * 1_000_000, int(name == "global")))
+        allowed, retry_after_us, refused, over = self._script(keys=[key for _, key, _ in buckets], args=args)
+        global_exceeded = bool(int(over) & 1)  # the global bucket is always the first
         if allowed:
-            return RateLimitDecision(allowed=True, retry_after=0)
+            return RateLimitDecision(allowed=True, retry_after=0, global_exceeded=global_exceeded)
         names = tuple(name for index, (name, _, _) in enumerate(buckets) if int(refused) & (1 << index))
         return RateLimitDecision(
-            allowed=False, retry_after=max(1, math.ceil(int(retry_after_us) / 1_000_000)), limited_by=names
+            allowed=False,
+            retry_after=max(1, math.ceil(int(retry_after_us) / 1_000_000)),
+            limited_by=names,
+            global_exceeded=global_exceeded,
         )

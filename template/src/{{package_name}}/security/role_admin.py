@@ -50,12 +50,22 @@ def with_assigned_roles(engine: Engine, principal: Principal) -> Principal:
     grants them, so a row naming one (a bug, a hand edit, a restored backup) counts for nothing.
     """
     with engine.connect() as connection:
-        assigned = roles_of(connection, principal.tenant, principal.subject) & (KNOWN_ROLES - OPERATOR_ROLES)
+        assigned = roles_of(connection, principal.tenant, principal.subject)
+    return add_assigned_roles(principal, assigned)
+
+
+def add_assigned_roles(principal: Principal, assigned: Iterable[str]) -> Principal:
+    """`principal` with the app-assigned roles it may hold (the rules of `with_assigned_roles`).
+
+    Vendor-only roles are dropped here, so every caller -- `with_assigned_roles`,
+    admission's single statement (security/admission.py) -- counts none from storage.
+    """
+    granted = frozenset(assigned) & (KNOWN_ROLES - OPERATOR_ROLES)
     if not principal.mfa:
-        assigned -= PRIVILEGED_ROLES
-    if assigned <= principal.roles:
+        granted -= PRIVILEGED_ROLES
+    if granted <= principal.roles:
         return principal
-    return replace(principal, roles=principal.roles | assigned)
+    return replace(principal, roles=principal.roles | granted)
 
 
 class RoleAdministration:

@@ -120,6 +120,9 @@ class SessionStore:
     def _subject_key(self, subject: str) -> str:
         return f"{self.prefix}:session-subject:{_digest(subject)}"
 
+    def _tenant_key(self, tenant: str) -> str:
+        return f"{self.prefix}:session-tenant:{_digest(tenant)}"
+
     # ------------------------------------------------------------ encoding
     def _encode(self, session: Session) -> str:
         record = asdict(session)
@@ -191,6 +194,9 @@ class SessionStore:
         subject_key = self._subject_key(session.subject)
         pipe.sadd(subject_key, _digest(session.id))
         pipe.expire(subject_key, self.absolute_timeout)
+        tenant_key = self._tenant_key(session.tenant)
+        pipe.sadd(tenant_key, _digest(session.id))
+        pipe.expire(tenant_key, self.absolute_timeout)
         written = pipe.execute()[0]
         return bool(written)
 
@@ -239,8 +245,9 @@ class SessionStore:
         key = self.storage_key(session_id)
         raw = self.redis.getdel(key)
         if raw is not None:
-            subject = json.loads(raw).get("subject", "")
-            self.redis.srem(self._subject_key(subject), _digest(session_id))
+            record = json.loads(raw)
+            self.redis.srem(self._subject_key(record.get("subject", "")), _digest(session_id))
+            self.redis.srem(self._tenant_key(record.get("tenant", "")), _digest(session_id))
 
     def revoke_subject(self, subject: str) -> int:
         """End every session of one user (role change, offboarding); returns how many."""
@@ -250,4 +257,14 @@ class SessionStore:
         if digests:
             removed = self.redis.delete(*(f"{self.prefix}:session:{digest}" for digest in digests))
         self.redis.delete(subject_key)
+        return int(removed)
+
+    def revoke_tenant(self, tenant: str) -> int:
+        """End every session of one tenant (suspension, offboarding); returns how many."""
+        tenant_key = self._tenant_key(tenant)
+        digests = cast("set[str]", self.redis.smembers(tenant_key))
+        removed = 0
+        if digests:
+            removed = self.redis.delete(*(f"{self.prefix}:session:{digest}" for digest in digests))
+        self.redis.delete(tenant_key)
         return int(removed)

@@ -12,6 +12,11 @@ Crossing a threshold emits one `SecurityAlert` per source and window through
 an `AlertSink` (structlog by default; the audit log routes them to the SIEM)
 and flags the source, which makes the bot challenge mandatory for it.
 Detection never blocks by itself: the rate limits do that.
+
+An endpoint's global limit being exceeded (a flood from many addresses at
+once) is recorded here too: it raises one alert per endpoint and window
+and, for `GLOBAL_FLOOD_SECONDS` after the last excess, makes the challenge
+mandatory for everyone on that endpoint instead of refusing everyone.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ from .ratelimit import account_key, address_bucket, normalize_account
 
 STUFFING_SUSPECTED = "credential_stuffing_suspected"
 FAILURE_SPIKE = "login_failure_spike"
+GLOBAL_LIMIT_EXCEEDED = "login_global_limit_exceeded"
+#: How long every attempt on an endpoint stays challenged after its global limit was last exceeded.
+GLOBAL_FLOOD_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -135,7 +143,7 @@ class StuffingMonitor:
         distinct = int(pipe.execute()[-1])
         if distinct >= self.thresholds.distinct_accounts:
             details = {"distinct_accounts": distinct, "threshold": self.thresholds.distinct_accounts}
-            self._alert_once(STUFFING_SUSPECTED, bucket, window, now, details)
+            self._alert_once(STUFFING_SUSPECTED, bucket, window, now, details, source=bucket)
         return distinct
 
     def record_failure(self, source: str, account: str | None) -> FailureCounts:
@@ -156,7 +164,7 @@ class StuffingMonitor:
         counts = FailureCounts(source=int(results[0]), account=int(results[2]) if len(results) > 2 else 0)
         if counts.source >= self.thresholds.failures:
             details = {"failures": counts.source, "threshold": self.thresholds.failures}
-            self._alert_once(FAILURE_SPIKE, bucket, window, now, details)
+            self._alert_once(FAILURE_SPIKE, bucket, window, now, details, source=bucket)
         return counts
 
     def record_success(self, account: str) -> None:
@@ -185,8 +193,29 @@ class StuffingMonitor:
         ]
         return bool(self._redis.exists(*keys))
 
-    def _alert_once(self, kind: str, bucket: str, window: int, now: float, details: Mapping[str, object]) -> None:
+    def record_global_excess(self, scope: str, limit: str) -> None:
+        """Everyone together exceeded `scope`'s global limit: challenge everyone there for a while, alert once."""
+        now = self._clock.now()
+        self._redis.set(self._key("flood", scope), "1", ex=GLOBAL_FLOOD_SECONDS)
+        details = {"scope": scope, "limit": limit, "challenge_seconds": GLOBAL_FLOOD_SECONDS}
+        self._alert_once(GLOBAL_LIMIT_EXCEEDED, scope, self._window(now), now, details, source=None)
+
+    def is_flooded(self, scope: str) -> bool:
+        """`scope`'s global limit was exceeded within the last `GLOBAL_FLOOD_SECONDS`."""
+        return bool(self._redis.exists(self._key("flood", scope)))
+
+    def _alert_once(
+        self,
+        kind: str,
+        bucket: str,
+        window: int,
+        now: float,
+        details: Mapping[str, object],
+        *,
+        source: str | None,
+    ) -> None:
+        """Emit `kind` once per `bucket` and window; `source` is the address bucket it names, if any."""
         flag = self._key("flag", kind, bucket, window)
         if self._redis.set(flag, "1", nx=True, ex=2 * self.thresholds.window_seconds):
             window_details = {**details, "window_seconds": self.thresholds.window_seconds}
-            self._sink.emit(SecurityAlert(kind=kind, source=bucket, account=None, details=window_details, at=now))
+            self._sink.emit(SecurityAlert(kind=kind, source=source, account=None, details=window_details, at=now))

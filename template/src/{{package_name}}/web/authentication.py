@@ -22,6 +22,8 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..bootstrap import Services
+from ..errors import TenantError
+from ..security.admission import admit
 from ..security.auth_errors import (
     AuthError,
     CodeExchangeError,
@@ -36,7 +38,6 @@ from ..security.csrf import check_csrf, origin_of
 from ..security.identity import Identity, build_identity
 from ..security.operators import OperatorScope, operator_scope
 from ..security.principal import Principal
-from ..security.role_admin import with_assigned_roles
 from ..security.sessions import Session
 from .errors import error_response
 
@@ -89,7 +90,7 @@ class Caller:
 def resolve_caller(identity: Identity, connection: HTTPConnection, allowed_origin: str) -> Caller:
     """Bearer token if one is presented, else the session cookie; raises CsrfError.
 
-    The principal carries the token's roles only; `with_assigned_roles` adds the app's.
+    The principal carries the token's roles only; `admission.admit` adds the app's.
     """
     authorization = connection.headers.get("authorization")
     if authorization is not None:
@@ -119,6 +120,11 @@ def _authenticate(
 ) -> Caller:
     """The caller with its effective roles, in one trip to the thread pool (Redis, JWKS, then Postgres).
 
+    `admit` is the tenant-status guard: a caller of a suspended or deleted
+    tenant raises `TenantError`, and a session that outlived the change is
+    revoked here, so the next request is simply anonymous. The operator tenant
+    is no exception: suspending it stops every approval at once.
+
     Effective roles: the token's, plus those assigned in the app, minus vendor-only roles
     unless the caller belongs to the operator tenant (security/operators.py) -- whatever
     the token or the session says, on every request.
@@ -126,7 +132,19 @@ def _authenticate(
     caller = resolve_caller(identity, connection, allowed_origin)
     if caller.principal is None:
         return caller
-    return replace(caller, principal=operators.restrict(with_assigned_roles(engine, caller.principal)))
+    try:
+        return replace(caller, principal=operators.restrict(admit(engine, caller.principal)))
+    except TenantError:
+        if caller.session is not None:
+            identity.sessions.revoke(caller.session.id)
+        raise
+
+
+def _tenant_refusal(error: TenantError) -> JSONResponse:
+    """403 for a caller of a tenant out of service; the session cookie is cleared with it."""
+    response = error_response(403, str(error), code=error.code)
+    response.headers.append("set-cookie", expired_cookie(SESSION_COOKIE))
+    return response
 
 
 class AuthenticationMiddleware:
@@ -151,11 +169,14 @@ class AuthenticationMiddleware:
         except CsrfError as error:
             await auth_error_response(error)(scope, receive, send)
             return
+        except TenantError as error:
+            await _tenant_refusal(error)(scope, receive, send)
+            return
         except SQLAlchemyError:
-            # Without the role assignments no decision can be right: refuse rather than guess.
-            await error_response(503, "the service is temporarily unavailable", code="unavailable")(
-                scope, receive, send
-            )
+            # Without the role assignments and the tenant's status no decision can be right: refuse, never guess.
+            await error_response(
+                503, "the service is temporarily unavailable", code="unavailable", headers={"retry-after": "5"}
+            )(scope, receive, send)
             return
         state = scope.setdefault("state", {})
         state["principal"] = caller.principal

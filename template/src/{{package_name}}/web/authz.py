@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..bootstrap import Services
 from ..errors import AppError
+from ..security.alert_counter import RedisAlertCounter
 from ..security.audit import AuditAction, AuditEntry, AuditInputError, AuditLog, Where
 from ..security.clock import SYSTEM_CLOCK
 from ..security.device import DEVICE_COOKIE
@@ -221,7 +222,9 @@ def install_authorization(app: FastAPI, services: Services) -> None:
 
     point = build_decision_point(services.settings)
     app.state.authz = point
-    app.state.audit = AuditLog(point.matrix)
+    # Refused admin actions (AUTHZ003) page once per actor and window, counted in Redis across replicas.
+    counter = RedisAlertCounter(services.redis, key_prefix=services.settings.redis_key_prefix)
+    app.state.audit = AuditLog(point.matrix, counter=counter)
     app.state.role_admin = RoleAdministration(services.engine, point, app.state.audit)
 
     async def refused(_: Request, exc: Exception) -> JSONResponse:

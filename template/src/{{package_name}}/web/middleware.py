@@ -13,18 +13,19 @@ import time
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..security.headers import SECURITY_HEADERS
+from ..security.headers import ROUTE_OVERRIDABLE, SECURITY_HEADERS
 from .errors import INTERNAL_ERROR_BODY
 
 log = structlog.get_logger("http")
 
 
 class SecurityHeadersMiddleware:
-    """Adds `SECURITY_HEADERS` and `x-request-id`, and logs one line per request."""
+    """Adds `SECURITY_HEADERS` (a route's own CSP wins) and `x-request-id`, and logs one line per request."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._headers = [(name.encode(), value.encode()) for name, value in SECURITY_HEADERS]
+        self._overridable = {name.encode() for name in ROUTE_OVERRIDABLE}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,7 +42,8 @@ class SecurityHeadersMiddleware:
                 started_response = True
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"server"]
-                headers.extend(self._headers)
+                own = {k.lower() for k, _ in headers} & self._overridable
+                headers.extend((k, v) for k, v in self._headers if k not in own)
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
             await send(message)

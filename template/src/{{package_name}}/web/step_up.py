@@ -39,6 +39,7 @@ from ..security.sessions import Session
 from ..security.stuffing import StructlogAlertSink
 from ..security.webauthn import RelyingParty, WebAuthnCeremonies, WebAuthnUser, require_high_risk_clearance
 from ..security.webauthn_store import ChallengeStore, CredentialStore
+from . import challenge_page
 from .authentication import session_cookie
 from .authz import require_login
 from .deps import CurrentPrincipal, CurrentSession
@@ -239,7 +240,7 @@ def install_step_up(app: FastAPI, services: Services) -> None:
 
     @app.exception_handler(ChallengeRequiredError)
     async def challenge_required(_: Request, exc: ChallengeRequiredError) -> JSONResponse:
-        return error_response(403, str(exc), code=exc.code)
+        return challenge_page.challenge_json(exc)
 
     @app.exception_handler(StepUpRequiredError)
     async def step_up_required(_: Request, exc: StepUpRequiredError) -> JSONResponse:
@@ -251,3 +252,4 @@ def install_step_up(app: FastAPI, services: Services) -> None:
         return error_response(status, str(exc), code=exc.code)
 
     app.include_router(router)
+    app.include_router(challenge_page.router)  # /auth/challenge.js, the solver of the challenge page

@@ -1,7 +1,8 @@
 """The port to a language model; adapters (one per vendor) live outside the core.
 
 An adapter turns `messages` + `tools` into the vendor's API call for exactly
-`pin` (model and version) and returns a `ModelReply`. It must use
+`pin` (model and version) and returns a `ModelReply`, with the token usage
+the vendor reports (the tenant budget is settled with it). It must use
 `security.tls.client_context()` for HTTPS. Tests use a deterministic fake
 that lives only in tests/; no test talks to a network.
 """
@@ -42,9 +43,24 @@ class ToolSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """The tokens a call used, as the vendor reports (and bills) them."""
+
+    input_tokens: int
+    output_tokens: int
+
+    def __post_init__(self) -> None:
+        if self.input_tokens < 0 or self.output_tokens < 0:
+            raise ValueError("token counts cannot be negative")
+
+
+@dataclass(frozen=True, slots=True)
 class ModelReply:
+    """The model's answer; `usage` is what the vendor reported (None: the budget keeps its estimate)."""
+
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage | None = None
 
 
 class ModelProvider(Protocol):

@@ -40,8 +40,9 @@ class WebhookEvent:
     """One verified provider event, normalized.
 
     Attributes:
-        event_id: the provider's unique id (or, for Braintree, the SHA-256 of the signed payload):
-            the replay guard's key.
+        event_id: the replay guard's key, made only of what the provider signs: its unique event id
+            (Stripe, Paddle), eventCode:pspReference:success (Adyen, all HMAC-covered), or the SHA-256
+            of the signed payload (Braintree, which sends no id).
         provider_type: the provider's own event name, for logs.
         occurred_at: when the provider says it happened: orders state transitions.
         checkout_id: our checkout id, echoed back from the metadata we sent.
@@ -49,9 +50,15 @@ class WebhookEvent:
             chargebacks, `payment_reference` is the payment they take back.
         customer_reference: the provider's customer id, where it has one (Stripe `cus_...`,
             Braintree's vaulted customer, Paddle `ctm_...`): what a customer credit pays.
-        amount_minor / currency: what the provider says it charged or refunded.
+        amount_minor / currency: what the provider says it captured from the customer's payment
+            method (tax included; the payment ledger's captured amount, billing/ledger.py) or
+            refunded / took back.
         cumulative_amount: `amount_minor` of a refund is the payment's refunded total so far
             (Stripe's `amount_refunded`), not this refund's part.
+        net_minor: what the provider billed for the purchase with every discount taken off, before the
+            tax it adds on top and before any credit balance that paid part of it. The paid-amount check
+            compares it with what the server priced (docs/billing.md, "What the amount check compares");
+            None when the event carries no amount, which never matches.
     """
 
     provider: str
@@ -66,6 +73,7 @@ class WebhookEvent:
     currency: str | None = None
     customer_reference: str | None = None
     cumulative_amount: bool = False
+    net_minor: int | None = None
 
 
 @dataclass(frozen=True)

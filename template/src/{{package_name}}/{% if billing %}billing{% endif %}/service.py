@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..bootstrap import Services
 from ..errors import ConfigurationError
-from ..security.keyring import build_invoice_keys
+from ..security.keyring import TenantKeySealer, build_invoice_keys
 from ..security.operators import operator_scope
 from .approvals import ApprovalRules, ApprovalService
 from .audit import AuditSink, LogAuditSink
@@ -132,8 +132,13 @@ def build_billing(
         ),
         invoices=InvoiceService(
             engine=services.engine,
-            # Each invoice's data key is wrapped by the project's KEK (Vault transit / KMS), bound to the tenant.
-            encryptor=EnvelopeEncryptor(build_invoice_keys(settings, services.secrets)),
+            # Each invoice's data key is wrapped by the project's KEK (Vault transit / KMS), bound to the tenant,
+            # then sealed under the tenant's data key: purging the tenant crypto-shreds its invoices.
+            encryptor=EnvelopeEncryptor(
+                build_invoice_keys(
+                    settings, services.secrets, sealer=TenantKeySealer(lambda: services.data, lambda: services.keyring)
+                )
+            ),
             store=invoice_store or build_invoice_store(services, clock),
             tax=build_tax_engine(settings, provider),
             audit=audit,

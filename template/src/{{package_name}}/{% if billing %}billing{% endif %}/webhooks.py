@@ -9,22 +9,30 @@
    stored-and-applied or neither (a failure makes the provider retry).
 4. State transitions carry the provider's event time: an event older than the
    state it would replace is recorded as `ignored_out_of_order`, never applied.
-5. Every captured payment -- a checkout paid, a subscription's first invoice, a
-   renewal -- becomes a row of the payment ledger (billing/ledger.py), with the
-   tenant it belongs to: the only payments credits and refunds can name. A
-   full refund or a lost chargeback the provider reports closes that row and
-   revokes the subscription it paid for.
+5. A payment counts only when the provider billed what the server priced
+   (amounts.py): a checkout or renewal that paid anything else is recorded as
+   `amount_mismatch` and raises an alert; a mismatched renewal is dunned as a
+   failed one.
+6. Every captured payment that paid what the server priced -- a checkout paid,
+   a subscription's first invoice, a renewal -- becomes a row of the payment
+   ledger (billing/ledger.py), with the tenant it belongs to and the amount the
+   provider captured: the only payments credits and refunds can name. A
+   mismatched payment never enters it (whatever it captured goes back only from
+   the provider's dashboard, after a human looked at the alert). A full refund
+   or a lost chargeback the provider reports closes the row and revokes the
+   subscription it paid for.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, text
 
+from .amounts import paid_as_priced, renewal_price
 from .audit import AuditEvent, AuditSink, BillingAction
 from .errors import UnsupportedOperationError
 from .ledger import Capture, Payment, PaymentKind, PaymentLedger
@@ -108,7 +116,7 @@ class WebhookProcessor:
             if not event.subscription_reference:
                 return "unmatched"
             if event.kind is EventKind.RENEWAL_SUCCEEDED:
-                self._record_renewal(connection, event)
+                return self._paid_renewal(connection, event)
             return self._subscriptions.apply(connection, event)
         if event.kind is EventKind.REFUNDED:
             return self._refunded(connection, event)
@@ -149,11 +157,23 @@ class WebhookProcessor:
     def _captured_for_checkout(self, connection: Connection, event: WebhookEvent) -> str:
         """The first payment of a checkout, reported on its own (Stripe: a subscription's first invoice)."""
         checkout = connection.execute(
-            text("SELECT id, tenant_id, created_by FROM billing_checkouts WHERE id = :id AND provider = :provider"),
+            text(
+                "SELECT id, tenant_id, created_by, due_now_minor, currency FROM billing_checkouts "
+                "WHERE id = :id AND provider = :provider"
+            ),
             {"id": _uuid(event.checkout_id), "provider": event.provider},
         ).first()
         if checkout is None:
             return "unmatched"
+        if not paid_as_priced(event, checkout.due_now_minor, checkout.currency):
+            self._mismatch(
+                connection,
+                event,
+                tenant=checkout.tenant_id,
+                target=f"checkout:{checkout.id}",
+                expected=checkout.due_now_minor,
+            )
+            return "amount_mismatch"
         recorded = self._record(
             connection,
             event,
@@ -165,6 +185,7 @@ class WebhookProcessor:
         return "recorded" if recorded else "ignored"
 
     def _record_renewal(self, connection: Connection, event: WebhookEvent) -> None:
+        """A renewal that paid the subscription's price: its capture joins the ledger."""
         subscription = connection.execute(
             text(
                 "SELECT tenant_id, customer, checkout_id FROM billing_subscriptions "
@@ -249,9 +270,7 @@ class WebhookProcessor:
             return "unmatched"
         status = "failed"
         if event.kind is EventKind.PAYMENT_SUCCEEDED:
-            matches = (
-                event.amount_minor == expected.due_now_minor and (event.currency or "").upper() == expected.currency
-            )
+            matches = paid_as_priced(event, expected.due_now_minor, expected.currency)
             status = "paid" if matches else "amount_mismatch"
         row = connection.execute(
             text(
@@ -277,18 +296,12 @@ class WebhookProcessor:
         if row is None:
             return "ignored_out_of_order"
         if status == "amount_mismatch":
-            self._audit.record(
+            self._mismatch(
                 connection,
-                AuditEvent(
-                    action=BillingAction.PAYMENT_AMOUNT_MISMATCH,
-                    actor=f"provider:{event.provider}",
-                    tenant=row.tenant_id,
-                    target=f"checkout:{checkout_id}",
-                    at=self._clock(),
-                    outcome="failed",
-                    details={"expected": expected.due_now_minor, "reported": event.amount_minor},
-                    alert=True,
-                ),
+                event,
+                tenant=row.tenant_id,
+                target=f"checkout:{checkout_id}",
+                expected=expected.due_now_minor,
             )
             return "amount_mismatch"
         if status == "paid":
@@ -307,6 +320,45 @@ class WebhookProcessor:
                 at=event.occurred_at,
             )
         return "applied"
+
+    def _paid_renewal(self, connection: Connection, event: WebhookEvent) -> str:
+        """A renewal counts as paid only at the subscription's price; otherwise it is dunned as failed, and alerts.
+
+        Dunning, not silence: the period is not extended, the subscription goes `past_due` (and,
+        after the retries, `unpaid` with restricted access) until a renewal pays the right amount.
+        """
+        priced = renewal_price(connection, str(event.subscription_reference))
+        if priced is None or paid_as_priced(event, priced.amount_minor, priced.currency):
+            self._record_renewal(connection, event)  # nothing without a subscription (then `unmatched`)
+            return self._subscriptions.apply(connection, event)
+        # Underpaid (or overpaid): not a payment the ledger knows, so nothing can be credited against it.
+        outcome = self._subscriptions.apply(connection, replace(event, kind=EventKind.RENEWAL_FAILED))
+        self._mismatch(
+            connection,
+            event,
+            tenant=priced.tenant,
+            target=f"subscription:{event.subscription_reference}",
+            expected=priced.amount_minor,
+        )
+        return "amount_mismatch" if outcome == "applied" else outcome
+
+    def _mismatch(
+        self, connection: Connection, event: WebhookEvent, *, tenant: str, target: str, expected: int | None
+    ) -> None:
+        """Alert on a payment that did not bill what the server priced (it never enters the ledger)."""
+        self._audit.record(
+            connection,
+            AuditEvent(
+                action=BillingAction.PAYMENT_AMOUNT_MISMATCH,
+                actor=f"provider:{event.provider}",
+                tenant=tenant,
+                target=target,
+                at=self._clock(),
+                outcome="failed",
+                details={"expected": expected, "reported": event.net_minor},
+                alert=True,
+            ),
+        )
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:

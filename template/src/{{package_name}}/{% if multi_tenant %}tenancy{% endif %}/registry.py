@@ -1,33 +1,43 @@
-"""The directory of tenants (`tenants` table): who is provisioned, who was removed.
+"""The directory of tenants (`tenants` table): who is provisioned, suspended or removed.
 
 Schema and silo tenancy consult it on every transaction (a tenant that is
 not `active` gets no schema / database); pooled tenancy registers tenants the
 first time they get a data key, so operator commands such as `keys rotate`
-can visit every tenant. It holds ids only, never tenant data.
+can visit every tenant, and reads the status in the statement that applies
+the tenant (`pooled.py`). Authentication reads it on every request
+(`security/admission.py`), so a `suspended` or `deleted` tenant is refused
+in every tenancy model. It holds ids only, never tenant data; a deleted
+tenant's row stays, so the id cannot quietly come back.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Final, Literal
 
 from sqlalchemy import Connection, text
 
-from ..errors import TenantNotProvisionedError
+from ..errors import TenantDeletedError, TenantNotProvisionedError, TenantSuspendedError
 from .context import Tenant
 
-Status = Literal["provisioning", "active", "deleted"]
+Status = Literal["provisioning", "active", "suspended", "deleted"]
+
+#: Statuses whose users, sessions and tokens are refused on every request.
+OUT_OF_SERVICE: Final[frozenset[str]] = frozenset({"suspended", "deleted"})
 
 _REGISTER: Final = text(
     "INSERT INTO tenants (id, status) VALUES (:tenant, :status) ON CONFLICT (id) DO NOTHING RETURNING id"
 )
-# No conflict target: that would need SELECT, and the pooled runtime role may only INSERT here.
+# No conflict target: a registered tenant (of any status) is left exactly as it is.
 _ENSURE: Final = text("INSERT INTO tenants (id, status) VALUES (:tenant, 'active') ON CONFLICT DO NOTHING")
 _STATUS: Final = text("SELECT status FROM tenants WHERE id = :tenant")
 _SET_STATUS: Final = text(
     "UPDATE tenants SET status = :status, "
-    "deleted_at = CASE WHEN :status = 'deleted' THEN now() ELSE NULL END WHERE id = :tenant"
+    "deleted_at = CASE WHEN :status = 'deleted' THEN coalesce(deleted_at, now()) ELSE NULL END WHERE id = :tenant"
 )
+_DELETED_AT: Final = text("SELECT deleted_at FROM tenants WHERE id = :tenant AND status = 'deleted'")
 _ACTIVE: Final = text("SELECT id FROM tenants WHERE status = 'active' ORDER BY id")
+_PROVISIONED: Final = text("SELECT id FROM tenants WHERE status IN ('active', 'suspended') ORDER BY id")
 
 
 def register(connection: Connection, tenant: Tenant, status: Status = "active") -> bool:
@@ -36,7 +46,7 @@ def register(connection: Connection, tenant: Tenant, status: Status = "active") 
 
 
 def ensure_registered(connection: Connection, tenant_id: str) -> None:
-    """Pooled tenancy: record a tenant the first time it gets a data key (runtime role, INSERT only)."""
+    """Pooled tenancy: record a tenant the first time it gets a data key (never revives a removed one)."""
     connection.execute(_ENSURE, {"tenant": Tenant(tenant_id).id})
 
 
@@ -44,15 +54,36 @@ def status_of(connection: Connection, tenant: Tenant) -> Status | None:
     return connection.execute(_STATUS, {"tenant": tenant.id}).scalar_one_or_none()
 
 
+def refuse_out_of_service(status: str | None) -> None:
+    """Raise for a suspended or deleted tenant; any other status (or none) is for the caller to judge."""
+    if status == "suspended":
+        raise TenantSuspendedError
+    if status == "deleted":
+        raise TenantDeletedError
+
+
 def require_active(connection: Connection, tenant: Tenant) -> None:
-    """Refuse a tenant that was never provisioned, is half-provisioned, or was deleted."""
-    if status_of(connection, tenant) != "active":
+    """Refuse a tenant that was never provisioned, is half-provisioned, suspended or deleted."""
+    status = status_of(connection, tenant)
+    refuse_out_of_service(status)
+    if status != "active":
         raise TenantNotProvisionedError
 
 
 def set_status(connection: Connection, tenant: Tenant, status: Status) -> None:
+    """Change a registered tenant's status; `deleted_at` keeps the first deletion's time."""
     connection.execute(_SET_STATUS, {"tenant": tenant.id, "status": status})
+
+
+def deleted_at(connection: Connection, tenant: Tenant) -> datetime | None:
+    """When the tenant was deleted; None unless its status is `deleted`."""
+    return connection.execute(_DELETED_AT, {"tenant": tenant.id}).scalar_one_or_none()
 
 
 def active_tenants(connection: Connection) -> list[str]:
     return list(connection.execute(_ACTIVE).scalars())
+
+
+def provisioned_tenants(connection: Connection) -> list[str]:
+    """Active and suspended tenants: their storage exists and must follow every migration."""
+    return list(connection.execute(_PROVISIONED).scalars())

@@ -1,7 +1,10 @@
 # GitHub Actions deploys with OIDC: no long-lived AWS keys exist. The role can
 # be assumed only by a workflow job of this repository running in this GitHub
-# environment, with the STS audience. It may push to this ECR repository and
-# roll this ECS service; infrastructure changes go through a separate role.
+# environment, with the STS audience. It may register task definitions and roll
+# this ECS service, and read back what the service runs; it cannot push images:
+# only the promotion role (promote.tf) writes to ECR, and only the digest the
+# main-pinned verifier has just verified. Infrastructure changes go through a
+# separate role.
 
 terraform {
   required_providers {
@@ -47,25 +50,16 @@ resource "aws_iam_role" "deploy" {
 }
 
 resource "aws_iam_role_policy" "deploy" {
-  name = "push-image-roll-service"
+  name = "roll-service"
   role = aws_iam_role.deploy.id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
       {
-        # AWS-REQUIRED-WILDCARD: ecr:GetAuthorizationToken has no resource-level permissions; AWS requires "*".
-        Sid      = "EcrLoginToken"
+        # The promoted digest must be in ECR before anything is registered on it.
+        Sid      = "SeeImagesOfThisRepositoryOnly"
         Effect   = "Allow"
-        Action   = ["ecr:GetAuthorizationToken"]
-        Resource = "*"
-      },
-      {
-        Sid    = "PushToThisRepositoryOnly"
-        Effect = "Allow"
-        Action = [
-          "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload",
-          "ecr:DescribeImages", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart",
-        ]
+        Action   = ["ecr:DescribeImages"]
         Resource = [var.ecr_repository_arn]
       },
       {
@@ -80,6 +74,14 @@ resource "aws_iam_role_policy" "deploy" {
         Effect    = "Allow"
         Action    = ["ecs:DescribeServices", "ecs:UpdateService"]
         Resource  = ["arn:${local.partition}:ecs:${local.region}:${local.account}:service/${element(split("/", var.cluster_arn), 1)}/${var.service_name}"]
+        Condition = { ArnEquals = { "ecs:cluster" = var.cluster_arn } }
+      },
+      {
+        # After the roll-out, every running task is read back: each container must run the verified digest.
+        Sid       = "ReadBackTheRunningTasks"
+        Effect    = "Allow"
+        Action    = ["ecs:DescribeTasks", "ecs:ListTasks"]
+        Resource  = ["arn:${local.partition}:ecs:${local.region}:${local.account}:task/${element(split("/", var.cluster_arn), 1)}/*", "arn:${local.partition}:ecs:${local.region}:${local.account}:container-instance/${element(split("/", var.cluster_arn), 1)}/*"]
         Condition = { ArnEquals = { "ecs:cluster" = var.cluster_arn } }
       },
       {

@@ -42,3 +42,8 @@ variable "pass_role_arns" {
   description = "The task and execution roles a new task definition may reference."
   type        = list(string)
 }
+
+variable "promote_environment" {
+  description = "The GitHub environment of the promotion job (verify-release.yml, run from main): the only job that may push to ECR."
+  type        = string
+}

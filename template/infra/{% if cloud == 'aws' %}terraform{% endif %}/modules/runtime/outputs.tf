@@ -22,6 +22,15 @@ output "task_definition_family" {
   value = aws_ecs_task_definition.app.family
 }
 
+output "drift_task_definition_family" {
+  description = "ECS_DRIFT_TASK_FAMILY of the production-audit environment: the nightly drift check."
+  value       = aws_ecs_task_definition.drift.family
+}
+
+output "drift_task_role_arn" {
+  value = aws_iam_role.drift.arn
+}
+
 output "task_role_arn" {
   value = aws_iam_role.task.arn
 }

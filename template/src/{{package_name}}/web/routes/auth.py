@@ -17,11 +17,14 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 
-from ...errors import AppError
+from ...errors import AppError, ChallengeRequiredError, TenantError
+from ...security.admission import admit
 from ...security.auth_errors import AuthError, LoginStateError
 from ...security.identity import Identity, LoginContext, LoginOutcome
 from ...security.login_state import LOGIN_TTL_SECONDS
+from ...security.principal import Principal
 from ..authentication import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -30,6 +33,7 @@ from ..authentication import (
     login_cookie,
     session_cookie,
 )
+from ..challenge_page import challenge_response
 from ..deps import CurrentPrincipal, CurrentSession
 from ..errors import error_response
 from ..step_up import bind_device, expired_device_cookie
@@ -44,6 +48,15 @@ def _identity(request: Request) -> Identity:
     return request.app.state.identity
 
 
+def _login_in_flight(request: Request) -> bool:
+    """The callback's state names a login this browser started and has not finished (nothing consumed)."""
+    client = _identity(request).oidc_client
+    state = request.query_params.get("state")
+    if client is None or not state:
+        return False
+    return client.attempts.is_pending(state, request.cookies.get(LOGIN_COOKIE))
+
+
 def _context(request: Request, stage: str) -> LoginContext:
     return LoginContext(
         stage="login" if stage == "login" else "callback",
@@ -51,11 +64,14 @@ def _context(request: Request, stage: str) -> LoginContext:
         headers={name.lower(): value for name, value in request.headers.items()},
         account_hint=request.query_params.get("login_hint"),
         challenge_token=request.query_params.get("challenge_token"),
+        login_in_flight=stage == "callback" and _login_in_flight(request),
     )
 
 
-def _refusal(error: AppError) -> JSONResponse:
-    """A guard's refusal: 429 + Retry-After when it says when to retry, else 403."""
+def _refusal(error: AppError, request: Request) -> Response:
+    """A guard's refusal: a challenge to solve, 429 + Retry-After when it says when to retry, else 403."""
+    if isinstance(error, ChallengeRequiredError):
+        return challenge_response(request, error)
     if isinstance(error, AuthError):
         return auth_error_response(error)
     retry_after = getattr(error, "retry_after", None)
@@ -95,7 +111,7 @@ def login(request: Request, next_path: Annotated[str | None, Query(alias="next")
             guard.before(_context(request, "login"))
         redirect = identity.oidc.begin_login(next_path)
     except AppError as error:
-        return _refusal(error)
+        return _refusal(error, request)
     response = RedirectResponse(redirect.url, status_code=302)
     response.headers.append("set-cookie", login_cookie(redirect.binding, LOGIN_TTL_SECONDS))
     return response
@@ -118,8 +134,11 @@ def callback(request: Request) -> Response:
     except AppError as error:
         log.warning("login_failed", reason=error.code)
         _notify(identity, context, LoginOutcome(succeeded=False, error=error.code))
-        refusal = _refusal(error)
+        refusal = _refusal(error, request)
         refusal.headers.append("set-cookie", expired_cookie(LOGIN_COOKIE))
+        return refusal
+    refusal = _tenant_status_refusal(request, result.principal)
+    if refusal is not None:
         return refusal
     previous = request.cookies.get(SESSION_COOKIE)
     if previous:
@@ -132,6 +151,27 @@ def callback(request: Request) -> Response:
     response.headers.append("set-cookie", bind_device(request, session))  # device binding for step-up
     response.headers.append("set-cookie", expired_cookie(LOGIN_COOKIE))
     return response
+
+
+def _tenant_status_refusal(request: Request, principal: Principal) -> Response | None:
+    """The tenant-status guard of sign-in: a suspended or deleted tenant gets no session (403).
+
+    Not a credential failure (the IdP did authenticate the user), so the login
+    guards are not told. A registry that cannot be read is a 503, never a session.
+    """
+    try:
+        admit(request.app.state.services.engine, principal)
+    except TenantError as error:
+        log.warning("login_refused", reason=error.code)
+        refusal = error_response(403, str(error), code=error.code)
+    except SQLAlchemyError:
+        refusal = error_response(
+            503, "the service is temporarily unavailable", code="unavailable", headers={"retry-after": "5"}
+        )
+    else:
+        return None
+    refusal.headers.append("set-cookie", expired_cookie(LOGIN_COOKIE))
+    return refusal
 
 
 @router.post("/auth/logout")

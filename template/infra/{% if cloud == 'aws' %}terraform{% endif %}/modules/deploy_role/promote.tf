@@ -1,0 +1,52 @@
+# The only writer of the ECR repository the tasks pull from. The release signs the image in
+# ghcr.io; the deploy's verifier (.github/workflows/verify-release.yml, called from deploy.yml on
+# `main`) verifies that digest there, and its promotion job assumes this role to copy exactly that
+# digest (with its signatures and attestations, `cosign copy`) into ECR, then verifies it again in
+# ECR before anything is registered on it. The deploy role itself can no longer push anything.
+# Tags are immutable (runtime/main.tf): a promoted release tag cannot be moved to another image.
+
+resource "aws_iam_role" "promote" {
+  name                 = "${var.name}-github-promote"
+  max_session_duration = 3600
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Federated = local.provider_arn }
+      Action    = "sts:AssumeRoleWithWebIdentity"
+      Condition = {
+        StringEquals = {
+          "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
+          "token.actions.githubusercontent.com:sub" = "repo:${var.github_repository}:environment:${var.promote_environment}"
+        }
+      }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "promote" {
+  name = "push-verified-digests"
+  role = aws_iam_role.promote.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        # AWS-REQUIRED-WILDCARD: ecr:GetAuthorizationToken has no resource-level permissions; AWS requires "*".
+        Sid      = "EcrLoginToken"
+        Effect   = "Allow"
+        Action   = ["ecr:GetAuthorizationToken"]
+        Resource = "*"
+      },
+      {
+        # Push and read back (cosign verifies the copy in ECR): this repository only.
+        Sid    = "CopyIntoThisRepositoryOnly"
+        Effect = "Allow"
+        Action = [
+          "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload", "ecr:DescribeImages",
+          "ecr:GetDownloadUrlForLayer", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart",
+        ]
+        Resource = [var.ecr_repository_arn]
+      },
+    ]
+  })
+}
