@@ -161,6 +161,11 @@ BREAKS = [
     ),
     pytest.param(
         "PAY-07", "billing.server_side_amounts", f"{PACKAGE}/billing/webhooks.py",
+        "if not paid_as_priced(event, checkout.due_now_minor, checkout.currency):", "if False:",
+        "marks a checkout paid without comparing", f"{PACKAGE}/billing/webhooks.py", id="first-capture-unchecked",
+    ),
+    pytest.param(
+        "PAY-07", "billing.server_side_amounts", f"{PACKAGE}/billing/webhooks.py",
         "if priced is None or paid_as_priced(event, priced.amount_minor, priced.currency):", "if True:",
         "renewal is applied without comparing", f"{PACKAGE}/billing/webhooks.py", id="renewal-amount-unchecked",
     ),
@@ -180,6 +185,32 @@ BREAKS = [
         'sa.CheckConstraint("approver <> requester", name="billing_approvals_not_requester"),', "",
         "no CHECK (approver <> requester)", f"{PACKAGE}/db/migrations/versions/billing_0001_billing.py",
         id="self-approval-allowed",
+    ),
+    pytest.param(
+        "PAY-09", "billing.dual_approval", f"{PACKAGE}/db/migrations/versions/billing_0002_payment_ledger.py",
+        '    op.create_check_constraint(\n        "billing_approvals_not_beneficiary",',
+        '    print(\n        "billing_approvals_not_beneficiary",',
+        "no CHECK (approver_tenant <> beneficiary_tenant)",
+        f"{PACKAGE}/db/migrations/versions/billing_0001_billing.py", id="beneficiary-approval-allowed",
+    ),
+    pytest.param(
+        "PAY-09", "billing.dual_approval", f"{PACKAGE}/db/migrations/versions/billing_0002_payment_ledger.py",
+        '" AND credited_minor + refunded_minor <= captured_minor",', '" AND credited_minor >= 0",',
+        "credits and refunds could add up to more than was paid",
+        f"{PACKAGE}/db/migrations/versions/billing_0002_payment_ledger.py", id="ledger-unbounded",
+    ),
+    pytest.param(
+        "PAY-09", "billing.dual_approval", "policy/roles.yaml",
+        "      credits:request: []\n      payouts:edit: []",
+        "      credits:request: []\n      credits:approve: []\n      payouts:edit: []",
+        "grants credits:approve to the tenant role 'finance'", "policy/roles.yaml", id="tenant-finance-approves",
+    ),
+    pytest.param(
+        "PAY-09", "billing.dual_approval", f"{PACKAGE}/billing/approvals.py",
+        "paid = self._ledger.owned_by(connection, principal.tenant, reference)",
+        "paid = self._ledger.get(connection, reference)",
+        "not looked up among the caller's tenant's recorded payments", f"{PACKAGE}/billing/approvals.py",
+        id="credit-names-any-payment",
     ),
     pytest.param(
         "PAY-12", "billing.invoice_object_lock", "infra/terraform/modules/invoices/main.tf",

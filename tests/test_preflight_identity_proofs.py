@@ -207,14 +207,13 @@ def test_the_request_half_of_a_maker_checker_pair_steps_up_through_its_approval(
     edit(
         project,
         "policy/roles.yaml",
-        "description: Approve another user's credit request.\n        requires_mfa: true\n"
-        "        requires_step_up: true\n",
-        "description: Approve another user's credit request.\n        requires_mfa: true\n",
+        "for another tenant.\n        requires_mfa: true\n        requires_step_up: true\n",
+        "for another tenant.\n        requires_mfa: true\n",
     )
     outcome, _ = _outcome(project, "AUTH-06")
     assert outcome.status is Status.FAILED
     messages = [finding.message for finding in outcome.findings]
-    assert "credits:approve, granted to finance, needs no WebAuthn step-up" in messages
+    assert "credits:approve, granted to operator_finance, needs no WebAuthn step-up" in messages
     assert "credits:request, granted to finance, needs no WebAuthn step-up" in messages
     assert all(finding.path == "policy/roles.yaml" and finding.line for finding in outcome.findings)
 

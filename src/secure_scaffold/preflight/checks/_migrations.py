@@ -1,7 +1,8 @@
 """Reading Alembic migrations statically: the tables `upgrade()` creates and the SQL it runs, in revision order.
 
 Preflight needs no database: it evaluates what the migration files say.
-`op.create_table(...)` calls give tables, columns and constraints;
+`op.create_table(...)` calls give tables, columns and constraints (plus later
+`op.add_column` and `op.create_check_constraint` calls);
 `op.execute(...)` gives SQL when it is literal -- a string, a module-level
 constant, or an f-string over a module-level tuple of table names (the way a
 migration applies one statement to many tables in a `for` loop), also through
@@ -52,6 +53,7 @@ class Migration:
     parents: tuple[str, ...]
     tables: list[Table] = field(default_factory=list)
     added_columns: list[tuple[str, str]] = field(default_factory=list)
+    added_checks: list[tuple[str, str]] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     statements: list[Statement] = field(default_factory=list)
 
@@ -81,6 +83,9 @@ def tables(migrations: list[Migration]) -> dict[str, Table]:
         for table_name, column in migration.added_columns:
             if table_name in found:
                 found[table_name].columns.append(column)
+        for table_name, check in migration.added_checks:
+            if table_name in found:
+                found[table_name].checks.append(check)
         for table_name in migration.dropped:
             found.pop(table_name, None)
     return found
@@ -223,6 +228,11 @@ class _Reader:
             column = self._column(call.args[1], env)
             if table is not None and column is not None:
                 self.migration.added_columns.append((table_name(table), column[0]))
+        elif name.endswith("op.create_check_constraint") and len(call.args) >= 3:
+            table = _string(call.args[1], env, self.constants)
+            condition = _string(call.args[2], env, self.constants)
+            if table is not None and condition is not None:
+                self.migration.added_checks.append((table_name(table), condition))
         elif name.endswith("op.drop_table") and call.args:
             table = _string(call.args[0], env, self.constants)
             if table is not None:

@@ -1,13 +1,13 @@
-"""Taking and refunding money (PAY-01/02, PAY-06 to PAY-09): what a checkout or refund request may carry.
+"""Taking and refunding money (PAY-01/02, PAY-06 to PAY-08): what a checkout or refund request may carry.
 
 Proves cards never touch the app (no field of a model, parameter or page can
 carry card data: PCI-DSS SAQ A); that checkout and refunds require an
 Idempotency-Key claimed under a unique key in Postgres, so a retry never
 charges twice; that the client cannot choose what it is charged (amounts come
 from the server-side catalog) and that a webhook marks a checkout or renewal
-paid only when the provider billed that price; that discounts are capped on
-every quote; and that the database itself refuses a self-approved credit or
-refund.
+paid only when the provider billed that price; and that discounts are capped
+on every quote. Who may pay money back, and to whom (PAY-09), is
+`billing_approvals`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,17 @@ import re
 from .._model import Finding, Outcome, failed, passed, unknown
 from .._project import Project
 from .._registry import register
-from ._python import calls, class_fields, dotted, first_call, function, module_assignment, named, parse
+from ._python import (
+    calls,
+    class_fields,
+    dotted,
+    first_call,
+    function,
+    module_assignment,
+    named,
+    parse,
+    string_literals,
+)
 from ._source import NOT_LITERAL, location, missing, settings_default, source
 from .billing import REQUIRES, has_sql, migrated_table, tree_or_problem
 
@@ -267,25 +277,43 @@ def server_side_amounts(project: Project) -> Outcome:
 _AMOUNT_CHECK = ("paid_as_priced",)
 
 
+def _reads_checkout_price(node: ast.AST) -> bool:
+    """The function's SQL reads a checkout's `due_now_minor` (what the server priced)."""
+    sql = " ".join(string_literals(node))
+    return "due_now_minor" in sql and "billing_checkouts" in sql
+
+
+def _compares_checkout_price(node: ast.AST) -> bool:
+    return any(named(name, _AMOUNT_CHECK) and "due_now_minor" in ast.unparse(call) for name, call in calls(node))
+
+
 def _paid_amount_findings(project: Project) -> list[Finding]:
     """billing/webhooks.py decides `paid` by comparing what the provider billed with what the server priced.
 
-    One comparison against the checkout's `due_now_minor`, one in the function that looks up a renewal's
-    price (`renewal_price`): without them a discount taken on the provider's page is recorded as paid.
+    Every function that reads a checkout's `due_now_minor` compares it (the checkout's own completion, and a
+    first payment reported apart, which the payment ledger records), and the function that looks up a
+    renewal's price (`renewal_price`) compares that: without them a discount taken on the provider's page
+    is recorded as paid, and could be credited back in full.
     """
     relative = "billing/webhooks.py"
     tree = parse(source(project, relative) or "")
     path = location(project, relative)
     if tree is None:
         return [Finding(f"{relative} is missing or does not parse", "restore it from the template", path)]
-    checked = [call for name, call in calls(tree) if named(name, _AMOUNT_CHECK)]
+    readers = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _reads_checkout_price(node)
+    ]
+    unchecked = [node for node in readers if not _compares_checkout_price(node)]
     findings = []
-    if not any("due_now_minor" in ast.unparse(call) for call in checked):
+    if not readers or unchecked:
         findings.append(
             Finding(
                 "a webhook marks a checkout paid without comparing what the provider billed with due_now_minor",
                 "decide paid with amounts.paid_as_priced(event, <checkout>.due_now_minor, <checkout>.currency)",
                 path,
+                unchecked[0].lineno if unchecked else None,
             )
         )
     renewal_checked = any(
@@ -358,52 +386,3 @@ def discount_caps(project: Project) -> Outcome:
     if findings:
         return failed(*findings)
     return passed("discounts capped by billing_max_discount_percent and billing_max_discount_minor on every quote")
-
-
-# ------------------------------------------------------------------ PAY-09 dual approval
-
-
-@register("billing.dual_approval", controls=("PAY-09",), requires=REQUIRES)
-def dual_approval(project: Project) -> Outcome:
-    """The database itself refuses a self-approval and a second vote by the same approver."""
-    table = migrated_table(project, "billing_approvals")
-    if table is None:
-        return failed(
-            Finding(
-                "no billing_approvals table in the migrations", "record approvals with CHECK (approver <> requester)"
-            )
-        )
-    findings = []
-    if not any(
-        re.search(r"\bapprover\s*(<>|!=)\s*requester\b|\brequester\s*(<>|!=)\s*approver\b", check)
-        for check in table.checks
-    ):
-        findings.append(
-            Finding(
-                "billing_approvals has no CHECK (approver <> requester): a bypass of the service could self-approve",
-                "add CheckConstraint('approver <> requester')",
-                path=table.path,
-                line=table.line,
-            )
-        )
-    if not any({"adjustment_id", "approver"} <= set(columns) for columns in table.unique):
-        findings.append(
-            Finding(
-                "one approver could approve the same request twice (no key over adjustment_id, approver)",
-                "PrimaryKeyConstraint('adjustment_id', 'approver')",
-                path=table.path,
-                line=table.line,
-            )
-        )
-    approvals = source(project, "billing/approvals.py") or ""
-    if "SelfApprovalError" not in approvals:
-        findings.append(
-            Finding(
-                "the approval service never refuses the requester",
-                "raise SelfApprovalError when the approver requested it",
-                path=location(project, "billing/approvals.py"),
-            )
-        )
-    if findings:
-        return failed(*findings)
-    return passed("credits and refunds need a different approver, enforced by the service and a CHECK")

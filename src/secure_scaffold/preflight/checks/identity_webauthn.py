@@ -21,8 +21,8 @@ from .authz import ROLES_FILE, action_flags, granted, roles_document
 from .identity import REQUIRES, STEP_UP
 
 WEBAUTHN = "security/webauthn.py"
-#: The roles the control names.
-WEBAUTHN_ROLES = ("admin", "finance")
+#: The roles the control names, plus the vendor's finance operators, who approve money leaving the vendor.
+WEBAUTHN_ROLES = ("admin", "finance", "operator_finance")
 #: Permissions that change who may do what or move money: they need step-up whatever their flags say.
 HIGH_RISK_PERMISSIONS = frozenset({"users:assign_roles", "credits:approve", "payouts:edit"})
 #: WebAuthn library calls -> the argument that must demand user verification (PIN or biometric).

@@ -218,6 +218,29 @@ def billing_integrity(event: AuditEvent, _: Matrix) -> dict[str, Any] | None:
     return {"check": event.action, "target": event.target, "details": details}
 
 
+@alert_rule("PAY004", severity="high", title="Money movement aimed at another tenant or approved by its beneficiary")
+def money_to_the_wrong_party(event: AuditEvent, _: Matrix) -> dict[str, Any] | None:
+    """A credit or refund named another tenant's payment, or its requester or beneficiary tried to approve it."""
+    after = _after(event)
+    if event.action == "billing.payment.foreign":
+        return {"target": event.target, "actor": event.actor, "outcome": event.outcome}
+    if event.action == "billing.approval.denied" and after.get("reason") in _WRONG_APPROVER:
+        return {"target": event.target, "actor": event.actor, "reason": after.get("reason")}
+    return None
+
+
+#: Approval refusals that mean someone tried to approve money going to themselves.
+_WRONG_APPROVER: Final = frozenset({"self_approval_forbidden", "beneficiary_approval_forbidden"})
+
+
+@alert_rule("PAY005", severity="medium", title="Subscription revoked after a full refund or a lost chargeback")
+def subscription_revoked(event: AuditEvent, _: Matrix) -> dict[str, Any] | None:
+    if event.action != "billing.subscription.revoked":
+        return None
+    after = _after(event)
+    return {"target": event.target, "cause": after.get("cause"), "payment": after.get("payment")}
+
+
 def evaluate_alerts(
     event: AuditEvent,
     matrix: Matrix,

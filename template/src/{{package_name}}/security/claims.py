@@ -25,7 +25,7 @@ from .auth_errors import InvalidTokenError, MfaRequiredError
 from .principal import KNOWN_ROLES, Principal
 
 #: Roles that always need a second factor, whatever the configuration says.
-PRIVILEGED_ROLES: frozenset[str] = frozenset({"admin", "finance", "auditor"})
+PRIVILEGED_ROLES: frozenset[str] = frozenset({"admin", "finance", "auditor", "operator_finance"})
 #: The only roles a deployment may exempt from MFA (`APP_MFA_OPTIONAL_ROLES`).
 MFA_RELAXABLE_ROLES: frozenset[str] = KNOWN_ROLES - PRIVILEGED_ROLES
 

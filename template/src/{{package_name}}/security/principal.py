@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-KNOWN_ROLES: frozenset[str] = frozenset({"viewer", "member", "finance", "admin", "auditor"})
+#: The vendor's own staff roles (`vendor_only: true` in policy/roles.yaml): granted only by the
+#: vendor's IdP group to principals of the operator tenant (security/operators.py), never in the app.
+OPERATOR_ROLES: frozenset[str] = frozenset({"operator_finance"})
+KNOWN_ROLES: frozenset[str] = frozenset({"viewer", "member", "finance", "admin", "auditor"}) | OPERATOR_ROLES
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from .claims import PRIVILEGED_ROLES
 from .policy.decision import Caller, DecisionPoint
 from .policy.errors import PermissionDeniedError, RoleEscalationError, UnknownRoleError
 from .policy.escalation import RoleChange, check_role_change
-from .principal import KNOWN_ROLES, Principal
+from .principal import KNOWN_ROLES, OPERATOR_ROLES, Principal
 
 PERMISSION: Final = "users:assign_roles"
 #: Advisory-lock namespace serializing changes to one user's roles.
@@ -46,6 +46,8 @@ def with_assigned_roles(engine: Engine, principal: Principal) -> Principal:
     Only roles the app knows are added, like `ClaimsMapping.roles` does, and
     privileged ones only to a caller whose second factor was not an SMS or a
     phone call: an assignment must not carry a session past the MFA rule of login.
+    Vendor-only roles (`OPERATOR_ROLES`) are never added: only the vendor's IdP
+    grants them, so a row naming one (a bug, a hand edit, a restored backup) counts for nothing.
     """
     with engine.connect() as connection:
         assigned = roles_of(connection, principal.tenant, principal.subject)
@@ -53,8 +55,12 @@ def with_assigned_roles(engine: Engine, principal: Principal) -> Principal:
 
 
 def add_assigned_roles(principal: Principal, assigned: Iterable[str]) -> Principal:
-    """`principal` with the app-assigned roles it may hold (the rules of `with_assigned_roles`)."""
-    granted = frozenset(assigned) & KNOWN_ROLES
+    """`principal` with the app-assigned roles it may hold (the rules of `with_assigned_roles`).
+
+    Vendor-only roles are dropped here, so every caller -- `with_assigned_roles`,
+    admission's single statement (security/admission.py) -- counts none from storage.
+    """
+    granted = frozenset(assigned) & (KNOWN_ROLES - OPERATOR_ROLES)
     if not principal.mfa or principal.mfa_by_phone:
         granted -= PRIVILEGED_ROLES
     if granted <= principal.roles:

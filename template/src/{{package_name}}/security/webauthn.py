@@ -67,7 +67,7 @@ from .webauthn_store import ChallengeStore, CredentialStore, StoredCredential
 
 #: Seconds a step-up stays fresh unless `APP_STEP_UP_MAX_AGE_SECONDS` says otherwise.
 DEFAULT_STEP_UP_MAX_AGE: Final = 300.0
-STEP_UP_ROLES: Final = frozenset({"admin", "finance"})
+STEP_UP_ROLES: Final = frozenset({"admin", "finance", "operator_finance"})
 #: A step-up stamped this far in the future is treated as forged, not fresh.
 CLOCK_SKEW: Final = 30.0
 SIGN_COUNT_REGRESSION = "webauthn_sign_count_regression"

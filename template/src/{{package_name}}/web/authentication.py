@@ -36,6 +36,7 @@ from ..security.auth_errors import (
 )
 from ..security.csrf import check_csrf, origin_of
 from ..security.identity import Identity, build_identity
+from ..security.operators import OperatorScope, operator_scope
 from ..security.principal import Principal
 from ..security.sessions import Session
 from .errors import error_response
@@ -114,18 +115,25 @@ def resolve_caller(identity: Identity, connection: HTTPConnection, allowed_origi
     return Caller(principal=session.principal(), session=session)
 
 
-def _authenticate(identity: Identity, engine: Engine, connection: HTTPConnection, allowed_origin: str) -> Caller:
+def _authenticate(
+    identity: Identity, engine: Engine, operators: OperatorScope, connection: HTTPConnection, allowed_origin: str
+) -> Caller:
     """The caller with its effective roles, in one trip to the thread pool (Redis, JWKS, then Postgres).
 
     `admit` is the tenant-status guard: a caller of a suspended or deleted
     tenant raises `TenantError`, and a session that outlived the change is
-    revoked here, so the next request is simply anonymous.
+    revoked here, so the next request is simply anonymous. The operator tenant
+    is no exception: suspending it stops every approval at once.
+
+    Effective roles: the token's, plus those assigned in the app, minus vendor-only roles
+    unless the caller belongs to the operator tenant (security/operators.py) -- whatever
+    the token or the session says, on every request.
     """
     caller = resolve_caller(identity, connection, allowed_origin)
     if caller.principal is None:
         return caller
     try:
-        return replace(caller, principal=admit(engine, caller.principal))
+        return replace(caller, principal=operators.restrict(admit(engine, caller.principal)))
     except TenantError:
         if caller.session is not None:
             identity.sessions.revoke(caller.session.id)
@@ -153,8 +161,11 @@ class AuthenticationMiddleware:
         identity: Identity = application.state.identity
         allowed_origin = origin_of(application.state.services.settings.base_url)
         engine: Engine = application.state.services.engine
+        operators: OperatorScope = application.state.operators
         try:
-            caller = await run_in_threadpool(_authenticate, identity, engine, HTTPConnection(scope), allowed_origin)
+            caller = await run_in_threadpool(
+                _authenticate, identity, engine, operators, HTTPConnection(scope), allowed_origin
+            )
         except CsrfError as error:
             await auth_error_response(error)(scope, receive, send)
             return
@@ -183,6 +194,7 @@ def install_authentication(app: FastAPI, services: Services) -> None:
     from .routes import auth, me
 
     app.state.identity = build_identity(services.settings, services.redis, services.secrets)
+    app.state.operators = operator_scope(services.settings)
     app.add_middleware(AuthenticationMiddleware)
 
     @app.exception_handler(AuthError)

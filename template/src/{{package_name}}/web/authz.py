@@ -12,6 +12,11 @@ MFA evidence, `APP_MFA_SOURCE=token_or_webauthn`) is refused every permission
 with `mfa_required` until a WebAuthn assertion proves it, unless all of their
 roles are exempt (`APP_MFA_OPTIONAL_ROLES`). ABAC
 conditions need the record, so handlers check it with `authorize(...)`.
+A permission flagged `requires_subscription` (a paid feature) then also needs
+the caller's tenant to have full subscription access, asked of
+`app.state.subscription_access` (billing wires it); without it -- no billing,
+or a subscription past dunning, refunded or charged back -- the answer is
+402 `{"error": "subscription_required"}`: fail closed.
 `require_login()` declares "any signed-in user". `undeclared_routes(app)`
 lists routes that declare neither; tests/test_route_declarations.py fails on
 any outside the public allow-list.
@@ -27,6 +32,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..bootstrap import Services
 from ..errors import AppError
@@ -41,6 +47,8 @@ from ..security.policy import (
     JustificationRequiredError,
     PermissionDeniedError,
     RoleEscalationError,
+    SubscriptionRequiredError,
+    SubscriptionsUnavailableError,
     UnknownRoleError,
     build_decision_point,
 )
@@ -118,6 +126,20 @@ def _mfa_optional_roles(request: Request) -> frozenset[str]:
     return frozenset(request.app.state.services.settings.mfa_optional_roles)
 
 
+def _require_subscription(request: Request, principal: Principal, permission: str) -> None:
+    """A paid feature: the tenant's subscription must give full access (no provider wired: never).
+
+    When the subscriptions cannot be read the answer is a 503, never a guess either way.
+    """
+    access_of: Callable[[Principal], str] | None = getattr(request.app.state, "subscription_access", None)
+    try:
+        access = access_of(principal) if access_of is not None else "none"
+    except SQLAlchemyError:
+        raise SubscriptionsUnavailableError from None
+    if access != "full":
+        raise SubscriptionRequiredError(permission, access)
+
+
 def require(permission: str) -> Any:
     """A dependency that admits the caller only if the decision point allows `permission`."""
 
@@ -132,6 +154,8 @@ def require(permission: str) -> Any:
             if spec is not None and spec.admin_action:
                 _audit_refusal(request, principal, permission, decision.reason)
             raise PermissionDeniedError(permission, decision.reason)
+        if spec is not None and spec.requires_subscription:
+            _require_subscription(request, principal, permission)
         return principal
 
     setattr(check, DECLARATION, permission)
@@ -196,6 +220,8 @@ def unknown_permissions(app: FastAPI, point: DecisionPoint) -> list[str]:
 
 
 _STATUS: Final[tuple[tuple[type[AppError], int], ...]] = (
+    (SubscriptionRequiredError, 402),
+    (SubscriptionsUnavailableError, 503),
     (PermissionDeniedError, 403),
     (RoleEscalationError, 403),
     (JustificationRequiredError, 422),
@@ -220,7 +246,7 @@ def install_authorization(app: FastAPI, services: Services) -> None:
     async def refused(_: Request, exc: Exception) -> JSONResponse:
         status = next(code for cls, code in _STATUS if isinstance(exc, cls))
         code = _REASON_CODES.get(getattr(exc, "reason", ""), getattr(exc, "code", "forbidden"))
-        return error_response(status, str(exc), code=code)
+        return error_response(status, str(exc), code=code, headers={"Retry-After": "1"} if status == 503 else None)
 
     async def bad_audit_input(_: Request, exc: Exception) -> JSONResponse:
         return error_response(422, str(exc))

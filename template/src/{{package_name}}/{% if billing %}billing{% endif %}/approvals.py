@@ -1,17 +1,32 @@
-"""Maker-checker for money going back to customers: credits and refunds need a second finance user.
+"""Money leaving the vendor -- credits and refunds: back to the tenant that paid, approved by the vendor.
 
-- A finance user requests; a *different* finance user approves (the requester
-  never can: checked here and by a CHECK constraint on `billing_approvals`).
+Whose money (billing/ledger.py):
+- A tenant's finance user requests a credit or refund against a payment the
+  app recorded, from a verified webhook, FOR THE CALLER'S TENANT. The request
+  names the provider's payment reference (or, for a refund, the checkout);
+  the customer or payment the provider is then asked to pay back is read from
+  that ledger row, never from the request. An unknown reference and another
+  tenant's look alike (404) and are audited; another tenant's also alerts (PAY004).
+- Credits and refunds of one payment share its ledger row: the amount is
+  reserved there at execution with one conditional UPDATE, so however many
+  approvals race, the total moved never exceeds what was captured.
+
+Who approves (security/operators.py):
+- A vendor operator (`operator_finance`, a principal of the operator tenant)
+  approves; tenant finance users and tenant admins never can. Approving reads
+  the request across tenants -- the one cross-tenant read of billing, made only
+  after the caller proved to be an operator.
+- Never the requester (also a CHECK on `billing_approvals`), never anyone of
+  the tenant receiving the money (also a CHECK, on the approver's and the
+  beneficiary's tenants), never whoever paid. Refusals are audited and alert.
 - At or above `APP_BILLING_SECOND_APPROVAL_THRESHOLD_MINOR` two distinct
   approvers are needed. A request expires after `APP_BILLING_APPROVAL_TTL_HOURS`.
 - Approvals serialize on a row lock (`SELECT ... FOR UPDATE`); execution is
-  claimed by a conditional `UPDATE ... WHERE status = 'approved'`, so however
-  many approvals race, the provider is called once, with an idempotency key
-  derived from the request id. A refund also reserves its amount with
-  `refunded_minor + amount <= captured_minor` in the same kind of UPDATE, so
-  partial refunds can never add up to more than was captured.
+  claimed by a conditional `UPDATE ... WHERE status = 'approved'`, so the
+  provider is called once, with an idempotency key derived from the request id.
 - Every step -- request, approval, denial, expiry, execution, failure -- is
-  audited with its justification; request, approval and execution also alert.
+  audited in the chain of the tenant receiving the money, with its
+  justification; request, approval and execution also alert.
 """
 
 from __future__ import annotations
@@ -25,6 +40,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, text
 
+from ..security.operators import OperatorScope
 from ..security.principal import Principal
 from .audit import AuditEvent, AuditSink, BillingAction
 from .errors import (
@@ -32,19 +48,25 @@ from .errors import (
     AdjustmentNotPendingError,
     AlreadyApprovedError,
     ApprovalExpiredError,
+    BeneficiaryApprovalError,
     BillingError,
     CheckoutNotFoundError,
+    CurrencyMismatchError,
     FinanceRoleRequiredError,
     InvalidAdjustmentError,
+    OperatorRoleRequiredError,
+    PaymentNotFoundError,
     RefundExceedsCapturedError,
     SelfApprovalError,
 )
 from .idempotency import IdempotencyStore, KeyScope, Outcome, checked_key, fingerprint
+from .ledger import Payment, PaymentLedger
 from .money import check_currency
 from .provider import MoneyMovement, PaymentProvider, provider_idempotency_key
 
 Kind = Literal["credit", "refund"]
 FINANCE_ROLE = "finance"
+OPERATOR_ROLE = "operator_finance"
 MAX_AMOUNT_MINOR = 10**10
 _REFERENCE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 _ACTIONS = {
@@ -53,6 +75,8 @@ _ACTIONS = {
     ("refund", "requested"): BillingAction.REFUND_REQUESTED,
     ("refund", "approved"): BillingAction.REFUND_APPROVED,
 }
+#: Denials that mean someone tried to approve money going to themselves: they alert.
+_ALERTING_DENIALS = (SelfApprovalError, BeneficiaryApprovalError)
 
 
 @dataclass(frozen=True)
@@ -64,10 +88,8 @@ class ApprovalRules:
         return 2 if amount_minor >= self.second_approval_threshold_minor else 1
 
 
-def _reference(value: str | None, label: str) -> str | None:
-    if value is None:
-        return None
-    if not _REFERENCE.fullmatch(value):
+def _reference(value: str, label: str) -> str:
+    if not isinstance(value, str) or not _REFERENCE.fullmatch(value):
         raise InvalidAdjustmentError(f"{label} must be 1-128 letters, digits or . _ : @ -")
     return value
 
@@ -77,6 +99,12 @@ def _text(value: str, label: str, minimum: int, maximum: int) -> str:
     if not minimum <= len(cleaned) <= maximum:
         raise InvalidAdjustmentError(f"{label} must be {minimum}-{maximum} characters")
     return cleaned
+
+
+def _amount(amount: int) -> int:
+    if not isinstance(amount, int) or isinstance(amount, bool) or not 0 < amount <= MAX_AMOUNT_MINOR:
+        raise InvalidAdjustmentError(f"amount must be a positive integer of minor units up to {MAX_AMOUNT_MINOR}")
+    return amount
 
 
 class ApprovalService:
@@ -89,6 +117,8 @@ class ApprovalService:
         audit: AuditSink,
         rules: ApprovalRules,
         clock: Callable[[], datetime],
+        operators: OperatorScope,
+        ledger: PaymentLedger | None = None,
     ) -> None:
         self._engine = engine
         self._provider = provider
@@ -96,22 +126,40 @@ class ApprovalService:
         self._audit = audit
         self._rules = rules
         self._clock = clock
+        self._operators = operators
+        self._ledger = ledger or PaymentLedger(provider.name, credit_is_refund=provider.credit_is_refund)
 
     # ------------------------------------------------------------------ requests
     def request_credit(
-        self, principal: Principal, *, customer: str, amount: int, currency: str, reason: str, payment: str | None
+        self, principal: Principal, *, payment: str, amount: int, currency: str, reason: str
     ) -> dict[str, Any]:
+        """A credit against one of the caller's tenant's recorded payments (`payment`: the provider's id)."""
         self._require_finance(principal)
-        customer = _reference(customer, "customer") or ""
-        payment = _reference(payment, "payment")
-        if self._provider.credit_needs_payment and not payment:
-            raise InvalidAdjustmentError(f"{self._provider.name} credits against a payment: send `payment`")
-        return self._create(principal, "credit", customer, None, payment, amount, currency, reason)
+        reference = _reference(payment, "payment")
+        amount = _amount(amount)
+        try:
+            currency = check_currency(currency)
+        except ValueError as error:
+            raise InvalidAdjustmentError(str(error)) from None
+        reason = _text(reason, "reason", 3, 500)
+        with self._engine.connect() as connection:
+            paid = self._ledger.owned_by(connection, principal.tenant, reference)
+            owner = self._ledger.owner_of(connection, reference) if paid is None else None
+        if paid is None:
+            self._refuse_payment(principal, "credit", f"payment:{reference}", owner, reason)
+            raise PaymentNotFoundError
+        if paid.currency != currency:
+            raise CurrencyMismatchError(paid.currency)
+        if self._provider.credit_needs_customer and not paid.provider_customer:
+            raise InvalidAdjustmentError(
+                f"{self._provider.name} recorded no customer for this payment to credit; refund it instead"
+            )
+        return self._create(principal, "credit", paid, amount, reason)
 
     def request_refund(
         self, principal: Principal, *, checkout_id: str, amount: int, reason: str, idempotency_key: str | None
     ) -> Outcome:
-        """A refund of (part of) a paid checkout, at most once per Idempotency-Key."""
+        """A refund of (part of) a paid checkout of the caller's tenant, at most once per Idempotency-Key."""
         self._require_finance(principal)
         key = checked_key(idempotency_key)
         request_sha = fingerprint({"checkout_id": checkout_id, "amount": amount, "reason": reason})
@@ -125,40 +173,24 @@ class ApprovalService:
             checkout_uuid = uuid.UUID(checkout_id)
         except ValueError:
             raise CheckoutNotFoundError from None
-        with self._engine.connect() as connection:
-            paid = connection.execute(
-                text(
-                    "SELECT created_by, currency, payment_reference, captured_minor - refunded_minor AS refundable "
-                    "FROM billing_checkouts WHERE id = :id AND tenant_id = :tenant AND status = 'paid'"
-                ),
-                {"id": checkout_uuid, "tenant": principal.tenant},
-            ).first()
-        if paid is None:
-            raise CheckoutNotFoundError
-        if amount > paid.refundable:
-            raise RefundExceedsCapturedError(paid.refundable)
-        return self._create(
-            principal, "refund", paid.created_by, checkout_uuid, paid.payment_reference, amount, paid.currency, reason
-        )
-
-    def _create(
-        self,
-        principal: Principal,
-        kind: Kind,
-        customer: str,
-        checkout_id: uuid.UUID | None,
-        payment: str | None,
-        amount: int,
-        currency: str,
-        reason: str,
-    ) -> dict[str, Any]:
-        if not isinstance(amount, int) or not 0 < amount <= MAX_AMOUNT_MINOR:
-            raise InvalidAdjustmentError(f"amount must be a positive integer of minor units up to {MAX_AMOUNT_MINOR}")
-        try:
-            currency = check_currency(currency)
-        except ValueError as error:
-            raise InvalidAdjustmentError(str(error)) from None
+        amount = _amount(amount)
         reason = _text(reason, "reason", 3, 500)
+        with self._engine.connect() as connection:
+            paid = self._ledger.first_of_checkout(connection, principal.tenant, checkout_uuid)
+            owner = None
+            if paid is None:
+                owner = connection.execute(
+                    text("SELECT tenant_id FROM billing_checkouts WHERE id = :id"), {"id": checkout_uuid}
+                ).scalar_one_or_none()
+        if paid is None:
+            self._refuse_payment(principal, "refund", f"checkout:{checkout_uuid}", owner, reason)
+            raise CheckoutNotFoundError
+        return self._create(principal, "refund", paid, amount, reason)
+
+    def _create(self, principal: Principal, kind: Kind, paid: Payment, amount: int, reason: str) -> dict[str, Any]:
+        movable = self._ledger.movable_minor(paid)
+        if amount > movable:
+            raise RefundExceedsCapturedError(movable)
         now = self._clock()
         required = self._rules.required_approvals(amount)
         with self._engine.begin() as connection:
@@ -166,20 +198,22 @@ class ApprovalService:
                 text(
                     """
                     INSERT INTO billing_adjustments (tenant_id, kind, customer, checkout_id, payment_reference,
-                        amount_minor, currency, reason, requested_by, required_approvals, expires_at, created_at)
-                    VALUES (:tenant, :kind, :customer, :checkout_id, :payment, :amount, :currency, :reason,
-                        :requested_by, :required, :expires_at, :now)
+                        payment_id, amount_minor, currency, reason, requested_by, required_approvals, expires_at,
+                        created_at)
+                    VALUES (:tenant, :kind, :customer, :checkout_id, :payment, :payment_id, :amount, :currency,
+                        :reason, :requested_by, :required, :expires_at, :now)
                     RETURNING id
                     """
                 ),
                 {
-                    "tenant": principal.tenant,
+                    "tenant": paid.tenant,
                     "kind": kind,
-                    "customer": customer,
-                    "checkout_id": checkout_id,
-                    "payment": payment,
+                    "customer": paid.provider_customer,
+                    "checkout_id": paid.checkout_id,
+                    "payment": paid.reference,
+                    "payment_id": paid.id,
                     "amount": amount,
-                    "currency": currency,
+                    "currency": paid.currency,
                     "reason": reason,
                     "requested_by": principal.subject,
                     "required": required,
@@ -189,27 +223,50 @@ class ApprovalService:
             ).one()
             self._audit.record(
                 connection,
-                self._event(principal, _ACTIONS[(kind, "requested")], kind, row.id, reason, amount, currency),
+                self._event(principal, paid.tenant, _ACTIONS[(kind, "requested")], kind, row.id, reason, amount, paid),
             )
         return {"id": str(row.id), "status": "pending", "kind": kind, "required_approvals": required, "approvals": 0}
 
+    def _refuse_payment(self, principal: Principal, kind: Kind, target: str, owner: str | None, reason: str) -> None:
+        """Audit a request naming a payment the caller's tenant does not own; another tenant's alerts."""
+        foreign = owner is not None and owner != principal.tenant
+        with self._engine.begin() as connection:
+            self._audit.record(
+                connection,
+                AuditEvent(
+                    action=BillingAction.PAYMENT_FOREIGN if foreign else BillingAction.PAYMENT_UNKNOWN,
+                    actor=principal.subject,
+                    actor_roles=principal.roles,
+                    tenant=principal.tenant,
+                    target=target,
+                    at=self._clock(),
+                    outcome="denied",
+                    justification=reason,
+                    details={"kind": kind},
+                    alert=foreign,
+                ),
+            )
+
     # ------------------------------------------------------------------ approval
     def approve(self, principal: Principal, kind: Kind, adjustment_id: str, justification: str) -> dict[str, Any]:
-        """Record one approval; execute (once) when enough distinct approvers have approved."""
-        self._require_finance(principal)
+        """Record one operator's approval; execute (once) when enough distinct operators have approved."""
+        if not self._operators.is_operator(principal, OPERATOR_ROLE):
+            raise OperatorRoleRequiredError
         justification = _text(justification, "justification", 10, 1000)
         try:
             adjustment_uuid = uuid.UUID(adjustment_id)
         except ValueError:
             raise AdjustmentNotFoundError from None
-        denial: BillingError | None = None
         with self._engine.begin() as connection:
+            # Across tenants on purpose: the approver is the vendor's, the request a customer tenant's.
             row = connection.execute(
                 text(
-                    "SELECT id, kind, status, requested_by, required_approvals, expires_at, amount_minor, currency "
-                    "FROM billing_adjustments WHERE id = :id AND tenant_id = :tenant AND kind = :kind FOR UPDATE"
+                    "SELECT a.id, a.kind, a.status, a.tenant_id, a.requested_by, a.required_approvals, "
+                    "a.expires_at, a.amount_minor, a.currency, a.payment_id, p.payer "
+                    "FROM billing_adjustments a LEFT JOIN billing_payments p ON p.id = a.payment_id "
+                    "WHERE a.id = :id AND a.kind = :kind FOR UPDATE OF a"
                 ),
-                {"id": adjustment_uuid, "tenant": principal.tenant, "kind": kind},
+                {"id": adjustment_uuid, "kind": kind},
             ).first()
             if row is None:
                 raise AdjustmentNotFoundError
@@ -232,6 +289,11 @@ class ApprovalService:
     def _denial(self, connection: Connection, principal: Principal, row: Any) -> BillingError | None:
         if row.requested_by == principal.subject:
             return SelfApprovalError()
+        same_tenant = not self._operators.single_tenant and row.tenant_id == principal.tenant
+        if same_tenant or row.payer == principal.subject:
+            return BeneficiaryApprovalError()
+        if row.payment_id is None:
+            return PaymentNotFoundError()  # made before the ledger existed; billing_0002 expired these
         if row.status != "pending":
             return AdjustmentNotPendingError(row.status)
         if self._clock() >= row.expires_at:
@@ -245,13 +307,17 @@ class ApprovalService:
     def _add_approval(self, connection: Connection, principal: Principal, row: Any, justification: str) -> int:
         inserted = connection.execute(
             text(
-                "INSERT INTO billing_approvals (adjustment_id, approver, requester, justification, approved_at) "
-                "VALUES (:id, :approver, :requester, :justification, :now) ON CONFLICT DO NOTHING RETURNING approver"
+                "INSERT INTO billing_approvals (adjustment_id, approver, requester, approver_tenant, "
+                "beneficiary_tenant, justification, approved_at) "
+                "VALUES (:id, :approver, :requester, :approver_tenant, :beneficiary_tenant, :justification, :now) "
+                "ON CONFLICT DO NOTHING RETURNING approver"
             ),
             {
                 "id": row.id,
                 "approver": principal.subject,
                 "requester": row.requested_by,
+                "approver_tenant": principal.tenant,
+                "beneficiary_tenant": row.tenant_id,
                 "justification": justification,
                 "now": self._clock(),
             },
@@ -267,15 +333,21 @@ class ApprovalService:
             )
         self._audit.record(
             connection,
-            self._event(
-                principal,
-                _ACTIONS[(row.kind, "approved")],
-                row.kind,
-                row.id,
-                justification,
-                row.amount_minor,
-                row.currency,
-                approvals=approvals,
+            AuditEvent(
+                action=_ACTIONS[(row.kind, "approved")],
+                actor=principal.subject,
+                actor_roles=principal.roles,
+                tenant=row.tenant_id,
+                target=f"{row.kind}:{row.id}",
+                at=self._clock(),
+                justification=justification,
+                details={
+                    "amount": row.amount_minor,
+                    "currency": row.currency,
+                    "approvals": approvals,
+                    "approver_tenant": principal.tenant,
+                },
+                alert=True,
             ),
         )
         return approvals
@@ -290,38 +362,39 @@ class ApprovalService:
                     action=BillingAction.APPROVAL_EXPIRED if expired else BillingAction.APPROVAL_DENIED,
                     actor=principal.subject,
                     actor_roles=principal.roles,
-                    tenant=principal.tenant,
+                    tenant=row.tenant_id,
                     target=f"{row.kind}:{row.id}",
                     at=self._clock(),
                     outcome="denied",
                     justification=justification,
-                    details={"reason": denial.code},
-                    alert=isinstance(denial, SelfApprovalError),
+                    details={"reason": denial.code, "approver_tenant": principal.tenant},
+                    alert=isinstance(denial, _ALERTING_DENIALS),
                 ),
             )
 
     # ------------------------------------------------------------------ execution
     def _execute(self, principal: Principal, adjustment_id: uuid.UUID) -> dict[str, Any]:
-        refundable: int | None = None
+        movable: int | None = None
         with self._engine.begin() as connection:
             row = connection.execute(
                 text(
                     "UPDATE billing_adjustments SET status = 'executing' WHERE id = :id AND status = 'approved' "
-                    "RETURNING id, kind, customer, checkout_id, payment_reference, amount_minor, currency, reason, "
-                    "tenant_id, required_approvals"
+                    "RETURNING id, kind, payment_id, amount_minor, currency, reason, tenant_id, required_approvals"
                 ),
                 {"id": adjustment_id},
             ).first()
             if row is None:  # another approver's request is executing it
                 raise AdjustmentNotPendingError("approved")
-            if row.kind == "refund":
-                refundable = self._reserve_refund(connection, principal, row)
-        if refundable is not None:
-            raise RefundExceedsCapturedError(refundable)
+            paid = self._ledger.get(connection, row.payment_id)
+            if paid is None or not self._ledger.reserve(connection, row.payment_id, row.kind, row.amount_minor):
+                movable = self._fail_reservation(connection, principal, row, paid)
+        if movable is not None:
+            raise RefundExceedsCapturedError(movable)
+        assert paid is not None
         movement = MoneyMovement(
             adjustment_id=str(row.id),
-            customer=row.customer,
-            payment_reference=row.payment_reference,
+            customer=paid.provider_customer,
+            payment_reference=paid.reference,
             amount_minor=row.amount_minor,
             currency=row.currency,
             reason=row.reason,
@@ -342,17 +415,8 @@ class ApprovalService:
             "provider_reference": receipt.provider_reference,
         }
 
-    def _reserve_refund(self, connection: Connection, principal: Principal, row: Any) -> int | None:
-        """Book the refund against the capture; None when it fits, else what can still be refunded."""
-        reserved = connection.execute(
-            text(
-                "UPDATE billing_checkouts SET refunded_minor = refunded_minor + :amount "
-                "WHERE id = :checkout AND refunded_minor + :amount <= captured_minor RETURNING id"
-            ),
-            {"amount": row.amount_minor, "checkout": row.checkout_id},
-        ).first()
-        if reserved is not None:
-            return None
+    def _fail_reservation(self, connection: Connection, principal: Principal, row: Any, paid: Payment | None) -> int:
+        """The amount no longer fits the payment: fail the request (audited, alerted); returns what still fits."""
         connection.execute(
             text("UPDATE billing_adjustments SET status = 'failed', failure = 'exceeds_captured' WHERE id = :id"),
             {"id": row.id},
@@ -372,10 +436,8 @@ class ApprovalService:
                 alert=True,
             ),
         )
-        return connection.execute(
-            text("SELECT captured_minor - refunded_minor FROM billing_checkouts WHERE id = :checkout"),
-            {"checkout": row.checkout_id},
-        ).scalar_one()
+        current = self._ledger.get(connection, row.payment_id) if paid is not None else None
+        return self._ledger.movable_minor(current) if current is not None else 0
 
     def _finish(
         self, principal: Principal, row: Any, *, status: str, reference: str | None, failure: str | None
@@ -388,11 +450,8 @@ class ApprovalService:
                 ),
                 {"status": status, "reference": reference, "failure": failure, "now": self._clock(), "id": row.id},
             )
-            if status == "failed" and row.kind == "refund":
-                connection.execute(
-                    text("UPDATE billing_checkouts SET refunded_minor = refunded_minor - :amount WHERE id = :checkout"),
-                    {"amount": row.amount_minor, "checkout": row.checkout_id},
-                )
+            if status == "failed":
+                self._ledger.release(connection, row.payment_id, row.kind, row.amount_minor)
             self._audit.record(
                 connection,
                 AuditEvent(
@@ -418,22 +477,22 @@ class ApprovalService:
     def _event(
         self,
         principal: Principal,
+        tenant: str,
         action: str,
         kind: str,
         adjustment_id: uuid.UUID,
         justification: str,
         amount: int,
-        currency: str,
-        **details: object,
+        paid: Payment,
     ) -> AuditEvent:
         return AuditEvent(
             action=action,
             actor=principal.subject,
             actor_roles=principal.roles,
-            tenant=principal.tenant,
+            tenant=tenant,
             target=f"{kind}:{adjustment_id}",
             at=self._clock(),
             justification=justification,
-            details={"amount": amount, "currency": currency, **details},
+            details={"amount": amount, "currency": paid.currency, "payment": paid.reference},
             alert=True,
         )

@@ -35,6 +35,12 @@ class BillingAction:
     PAYOUT_FAILED = "billing.payout.failed"
     APPROVAL_EXPIRED = "billing.approval.expired"
     PAYMENT_AMOUNT_MISMATCH = "billing.payment.amount_mismatch"
+    #: A credit or refund named a payment of ANOTHER tenant (alerts: PAY004).
+    PAYMENT_FOREIGN = "billing.payment.foreign"
+    #: A credit or refund named a payment nobody recorded.
+    PAYMENT_UNKNOWN = "billing.payment.unknown"
+    #: A full refund or a lost chargeback took the subscription's access away (alerts: PAY005).
+    SUBSCRIPTION_REVOKED = "billing.subscription.revoked"
     INVOICE_ISSUED = "billing.invoice.issued"
     INVOICE_TAMPERED = "billing.invoice.tampered"
 
@@ -104,6 +110,8 @@ _PERMISSIONS = {
     BillingAction.REFUND_APPROVED: "credits:approve",
     BillingAction.APPROVAL_DENIED: "credits:approve",
     BillingAction.APPROVAL_EXPIRED: "credits:approve",
+    BillingAction.PAYMENT_FOREIGN: "credits:request",
+    BillingAction.PAYMENT_UNKNOWN: "credits:request",
     BillingAction.PAYOUT_EXECUTED: "credits:approve",
     BillingAction.PAYOUT_FAILED: "credits:approve",
 }

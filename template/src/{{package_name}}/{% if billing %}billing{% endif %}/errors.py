@@ -111,11 +111,36 @@ class AdjustmentNotFoundError(AdjustmentError):
         super().__init__("no such credit or refund request")
 
 
+class PaymentNotFoundError(AdjustmentError):
+    """The payment is unknown, or another tenant's: both look the same to the caller."""
+
+    code = "not_found"
+
+    def __init__(self) -> None:
+        super().__init__("no such payment recorded for your tenant")
+
+
+class CurrencyMismatchError(AdjustmentError):
+    code = "currency_mismatch"
+
+    def __init__(self, currency: str) -> None:
+        super().__init__(f"the payment was captured in {currency}; credit it in {currency}")
+
+
 class FinanceRoleRequiredError(AdjustmentError):
     code = "finance_role_required"
 
     def __init__(self) -> None:
-        super().__init__("credits and refunds are requested and approved by finance users only")
+        super().__init__("credits and refunds are requested by the tenant's finance users only")
+
+
+class OperatorRoleRequiredError(AdjustmentError):
+    """Money leaving the vendor is approved by the vendor's own finance operators."""
+
+    code = "operator_role_required"
+
+    def __init__(self) -> None:
+        super().__init__("credits and refunds are approved by the vendor's finance operators only")
 
 
 class SelfApprovalError(AdjustmentError):
@@ -124,7 +149,16 @@ class SelfApprovalError(AdjustmentError):
     code = "self_approval_forbidden"
 
     def __init__(self) -> None:
-        super().__init__("a request must be approved by a different finance user than the requester")
+        super().__init__("a request must be approved by someone other than the requester")
+
+
+class BeneficiaryApprovalError(AdjustmentError):
+    """Nobody of the tenant that receives the money (nor whoever paid) approves it."""
+
+    code = "beneficiary_approval_forbidden"
+
+    def __init__(self) -> None:
+        super().__init__("money going back to your own tenant must be approved by another operator")
 
 
 class AlreadyApprovedError(AdjustmentError):
@@ -150,10 +184,12 @@ class ApprovalExpiredError(AdjustmentNotPendingError):
 
 
 class RefundExceedsCapturedError(AdjustmentError):
+    """Credits and refunds of one payment together may not exceed what it captured."""
+
     code = "refund_exceeds_captured"
 
     def __init__(self, refundable: int) -> None:
-        super().__init__(f"at most {refundable} (minor units) can still be refunded for this payment")
+        super().__init__(f"at most {refundable} (minor units) can still be credited or refunded for this payment")
 
 
 class InvalidAdjustmentError(AdjustmentError):

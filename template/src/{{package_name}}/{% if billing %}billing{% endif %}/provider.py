@@ -23,10 +23,15 @@ class EventKind(StrEnum):
 
     PAYMENT_SUCCEEDED = "payment_succeeded"
     PAYMENT_FAILED = "payment_failed"
+    #: The payment of a checkout captured, reported apart from the checkout's own completion
+    #: (Stripe: the first invoice of a subscription): recorded in the ledger, no state change.
+    PAYMENT_CAPTURED = "payment_captured"
     RENEWAL_SUCCEEDED = "renewal_succeeded"
     RENEWAL_FAILED = "renewal_failed"
     SUBSCRIPTION_CANCELED = "subscription_canceled"
     REFUNDED = "refunded"
+    #: A dispute the merchant lost (or accepted): the card network took the payment back.
+    CHARGEBACK = "chargeback"
     OTHER = "other"
 
 
@@ -41,9 +46,15 @@ class WebhookEvent:
         provider_type: the provider's own event name, for logs.
         occurred_at: when the provider says it happened: orders state transitions.
         checkout_id: our checkout id, echoed back from the metadata we sent.
-        payment_reference / subscription_reference: the provider's ids.
-        amount_minor / currency: what the provider says it charged (taken from the customer's payment
-            method, tax included) or refunded.
+        payment_reference / subscription_reference: the provider's ids. For refunds and
+            chargebacks, `payment_reference` is the payment they take back.
+        customer_reference: the provider's customer id, where it has one (Stripe `cus_...`,
+            Braintree's vaulted customer, Paddle `ctm_...`): what a customer credit pays.
+        amount_minor / currency: what the provider says it captured from the customer's payment
+            method (tax included; the payment ledger's captured amount, billing/ledger.py) or
+            refunded / took back.
+        cumulative_amount: `amount_minor` of a refund is the payment's refunded total so far
+            (Stripe's `amount_refunded`), not this refund's part.
         net_minor: what the provider billed for the purchase with every discount taken off, before the
             tax it adds on top and before any credit balance that paid part of it. The paid-amount check
             compares it with what the server priced (docs/billing.md, "What the amount check compares");
@@ -60,6 +71,8 @@ class WebhookEvent:
     subscription_reference: str | None = None
     amount_minor: int | None = None
     currency: str | None = None
+    customer_reference: str | None = None
+    cumulative_amount: bool = False
     net_minor: int | None = None
 
 
@@ -103,11 +116,15 @@ class HostedCheckout:
 
 @dataclass(frozen=True)
 class MoneyMovement:
-    """An approved refund or credit, executed exactly once (the key is stable per request)."""
+    """An approved refund or credit, executed exactly once (the key is stable per request).
+
+    `customer` and `payment_reference` come from the payment ledger row the request was
+    made against (billing/ledger.py), never from the request.
+    """
 
     adjustment_id: str
-    customer: str
-    payment_reference: str | None
+    customer: str | None
+    payment_reference: str
     amount_minor: int
     currency: str
     reason: str
@@ -125,12 +142,15 @@ class PaymentProvider(Protocol):
 
     Attributes:
         name: the `{provider}` of `POST /webhooks/{provider}`.
-        credit_needs_payment: True when the provider can only credit against an earlier payment
-            (no customer balance), so a credit request must name that payment.
+        credit_needs_customer: a credit pays the provider's customer of the payment (Stripe's
+            customer balance, Braintree's unreferenced credit), so the payment must have one.
+        credit_is_refund: the provider executes a credit as a refund of the payment (Adyen):
+            its refund webhooks then count our credits too (billing/ledger.py).
     """
 
     name: str
-    credit_needs_payment: bool
+    credit_needs_customer: bool
+    credit_is_refund: bool
 
     def create_checkout(self, request: CheckoutRequest) -> HostedCheckout:
         """Open a hosted checkout / payment session for exactly `request.due_now_minor`."""

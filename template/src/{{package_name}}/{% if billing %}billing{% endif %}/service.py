@@ -15,6 +15,7 @@ from pathlib import Path
 from ..bootstrap import Services
 from ..errors import ConfigurationError
 from ..security.keyring import TenantKeySealer, build_invoice_keys
+from ..security.operators import operator_scope
 from .approvals import ApprovalRules, ApprovalService
 from .audit import AuditSink, LogAuditSink
 from .catalog import Catalog
@@ -24,10 +25,11 @@ from .encryption import EnvelopeEncryptor
 from .factory import build_provider, build_tax_engine
 from .idempotency import IdempotencyStore
 from .invoices import InvoiceService
+from .ledger import PaymentLedger
 from .pricing import DiscountCaps, Pricing
 from .provider import PaymentProvider
 from .storage import ImmutableStore, LocalWriteOnceStore, S3ObjectLockStore
-from .subscriptions import SubscriptionStore
+from .subscriptions import SubscriptionAccess, SubscriptionStore
 from .webhooks import WebhookProcessor
 
 
@@ -47,6 +49,9 @@ class Billing:
     approvals: ApprovalService
     invoices: InvoiceService
     subscriptions: SubscriptionStore
+    ledger: PaymentLedger
+    #: The tenant's subscription access: what paid features (`requires_subscription`) check.
+    access: SubscriptionAccess
 
 
 def build_invoice_store(services: Services, clock: Callable[[], datetime]) -> ImmutableStore:
@@ -88,6 +93,7 @@ def build_billing(
     )
     idempotency = IdempotencyStore(services.engine)
     subscriptions = SubscriptionStore(catalog)
+    ledger = PaymentLedger(provider.name, credit_is_refund=provider.credit_is_refund)
     return Billing(
         provider=provider,
         pricing=pricing,
@@ -103,7 +109,12 @@ def build_billing(
             subscriptions=subscriptions,
         ),
         webhooks=WebhookProcessor(
-            engine=services.engine, provider=provider, subscriptions=subscriptions, audit=audit, clock=clock
+            engine=services.engine,
+            provider=provider,
+            subscriptions=subscriptions,
+            audit=audit,
+            clock=clock,
+            ledger=ledger,
         ),
         approvals=ApprovalService(
             engine=services.engine,
@@ -115,6 +126,9 @@ def build_billing(
                 ttl=timedelta(hours=settings.billing_approval_ttl_hours),
             ),
             clock=clock,
+            # Money leaving the vendor is approved by the vendor's own operators only.
+            operators=operator_scope(settings),
+            ledger=ledger,
         ),
         invoices=InvoiceService(
             engine=services.engine,
@@ -132,4 +146,6 @@ def build_billing(
             clock=clock,
         ),
         subscriptions=subscriptions,
+        ledger=ledger,
+        access=SubscriptionAccess(services.engine),
     )

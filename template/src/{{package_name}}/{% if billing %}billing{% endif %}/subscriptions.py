@@ -4,6 +4,11 @@ The pure functions decide; `SubscriptionStore` applies their decisions to
 `billing_subscriptions` from verified webhook events, in the webhook's
 transaction, ignoring any event older than the state it would replace (events
 arrive out of order: a late `renewal_failed` must not undo a newer success).
+A full refund or a lost chargeback of one of its payments revokes a
+subscription (`canceled`, no access) whenever the news arrives.
+
+`access_for` is what paid features check on every request (`requires_subscription`
+in policy/roles.yaml, enforced by web/authz.py through `SubscriptionAccess`).
 
 Amounts: proration splits the period to the second and rounds each side once,
 half-up (as Stripe does per item), so credit and charge are each exact to the
@@ -18,8 +23,9 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Literal
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
+from ..security.principal import Principal
 from .catalog import Catalog, Interval, Price
 from .money import round_minor
 from .provider import EventKind, WebhookEvent
@@ -213,6 +219,37 @@ class SubscriptionStore:
         )
         return "applied"
 
+    def revoke(
+        self,
+        connection: Connection,
+        *,
+        tenant: str,
+        subscription_reference: str | None,
+        checkout_id: object | None,
+        at: datetime,
+    ) -> list[str]:
+        """Cancel the subscription a fully refunded or charged-back payment paid for; returns the ids revoked.
+
+        Applied whatever the event's age: money given back means no access, even if a
+        later renewal was seen first (a renewal paid after this, by a newer event, restores it).
+        """
+        if not subscription_reference and checkout_id is None:
+            return []  # a one-off payment: no subscription to revoke
+        rows = connection.execute(
+            text(
+                """
+                UPDATE billing_subscriptions
+                   SET status = 'canceled', access = 'none', next_retry_at = NULL,
+                       status_at = GREATEST(status_at, :at)
+                 WHERE tenant_id = :tenant AND status <> 'canceled'
+                   AND (provider_reference = :reference OR checkout_id = :checkout)
+                RETURNING id
+                """
+            ),
+            {"tenant": tenant, "reference": subscription_reference, "checkout": checkout_id, "at": at},
+        ).scalars()
+        return [str(row) for row in rows]
+
     @staticmethod
     def _params(state: SubscriptionState) -> dict[str, object]:
         return {
@@ -226,13 +263,24 @@ class SubscriptionStore:
         }
 
 
-def access_for(connection: Connection, tenant: str, customer: str) -> Access:
-    """What the customer's newest subscription currently allows (`none` without one)."""
+def access_for(connection: Connection, tenant: str) -> Access:
+    """What the tenant's newest subscription currently allows (`none` without one: fail closed)."""
     row = connection.execute(
         text(
-            "SELECT access FROM billing_subscriptions WHERE tenant_id = :tenant AND customer = :customer "
-            "ORDER BY created_at DESC LIMIT 1"
+            "SELECT access FROM billing_subscriptions WHERE tenant_id = :tenant "
+            "ORDER BY created_at DESC, status_at DESC LIMIT 1"
         ),
-        {"tenant": tenant, "customer": customer},
+        {"tenant": tenant},
     ).first()
     return row.access if row else "none"
+
+
+class SubscriptionAccess:
+    """`access_for` on its own connection: the paid-feature check of every request (web/authz.py)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __call__(self, principal: Principal) -> Access:
+        with self._engine.connect() as connection:
+            return access_for(connection, principal.tenant)

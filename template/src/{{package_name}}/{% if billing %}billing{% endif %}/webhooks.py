@@ -13,6 +13,14 @@
    (amounts.py): a checkout or renewal that paid anything else is recorded as
    `amount_mismatch` and raises an alert; a mismatched renewal is dunned as a
    failed one.
+6. Every captured payment that paid what the server priced -- a checkout paid,
+   a subscription's first invoice, a renewal -- becomes a row of the payment
+   ledger (billing/ledger.py), with the tenant it belongs to and the amount the
+   provider captured: the only payments credits and refunds can name. A
+   mismatched payment never enters it (whatever it captured goes back only from
+   the provider's dashboard, after a human looked at the alert). A full refund
+   or a lost chargeback the provider reports closes the row and revokes the
+   subscription it paid for.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from sqlalchemy import Connection, Engine, text
 from .amounts import paid_as_priced, renewal_price
 from .audit import AuditEvent, AuditSink, BillingAction
 from .errors import UnsupportedOperationError
+from .ledger import Capture, Payment, PaymentKind, PaymentLedger
 from .provider import EventKind, PaymentProvider, WebhookEvent
 from .subscriptions import SubscriptionStore
 
@@ -54,10 +63,12 @@ class WebhookProcessor:
         subscriptions: SubscriptionStore,
         audit: AuditSink,
         clock: Callable[[], datetime],
+        ledger: PaymentLedger | None = None,
     ) -> None:
         self._engine = engine
         self._provider = provider
         self._subscriptions = subscriptions
+        self._ledger = ledger or PaymentLedger(provider.name, credit_is_refund=provider.credit_is_refund)
         self._audit = audit
         self._clock = clock
 
@@ -99,6 +110,8 @@ class WebhookProcessor:
     def _apply(self, connection: Connection, event: WebhookEvent) -> str:
         if event.kind in (EventKind.PAYMENT_SUCCEEDED, EventKind.PAYMENT_FAILED):
             return self._checkout_transition(connection, event)
+        if event.kind is EventKind.PAYMENT_CAPTURED:
+            return self._captured_for_checkout(connection, event)
         if event.kind in (EventKind.RENEWAL_SUCCEEDED, EventKind.RENEWAL_FAILED, EventKind.SUBSCRIPTION_CANCELED):
             if not event.subscription_reference:
                 return "unmatched"
@@ -106,8 +119,137 @@ class WebhookProcessor:
                 return self._paid_renewal(connection, event)
             return self._subscriptions.apply(connection, event)
         if event.kind is EventKind.REFUNDED:
-            return "recorded"  # our refunds are booked when executed (approvals.py); this confirms them
+            return self._refunded(connection, event)
+        if event.kind is EventKind.CHARGEBACK:
+            return self._charged_back(connection, event)
         return "ignored"
+
+    # ------------------------------------------------------------------ the payment ledger
+    def _record(
+        self,
+        connection: Connection,
+        event: WebhookEvent,
+        *,
+        tenant: str,
+        payer: str,
+        checkout_id: uuid.UUID | None,
+        kind: PaymentKind,
+    ) -> bool:
+        if not event.payment_reference or event.amount_minor is None or not event.currency:
+            return False
+        return self._ledger.record(
+            connection,
+            Capture(
+                provider=event.provider,
+                reference=event.payment_reference,
+                tenant=tenant,
+                payer=payer,
+                checkout_id=checkout_id,
+                subscription_reference=event.subscription_reference,
+                provider_customer=event.customer_reference,
+                kind=kind,
+                amount_minor=event.amount_minor,
+                currency=event.currency,
+                at=event.occurred_at,
+            ),
+        )
+
+    def _captured_for_checkout(self, connection: Connection, event: WebhookEvent) -> str:
+        """The first payment of a checkout, reported on its own (Stripe: a subscription's first invoice)."""
+        checkout = connection.execute(
+            text(
+                "SELECT id, tenant_id, created_by, due_now_minor, currency FROM billing_checkouts "
+                "WHERE id = :id AND provider = :provider"
+            ),
+            {"id": _uuid(event.checkout_id), "provider": event.provider},
+        ).first()
+        if checkout is None:
+            return "unmatched"
+        if not paid_as_priced(event, checkout.due_now_minor, checkout.currency):
+            self._mismatch(
+                connection,
+                event,
+                tenant=checkout.tenant_id,
+                target=f"checkout:{checkout.id}",
+                expected=checkout.due_now_minor,
+            )
+            return "amount_mismatch"
+        recorded = self._record(
+            connection,
+            event,
+            tenant=checkout.tenant_id,
+            payer=checkout.created_by,
+            checkout_id=checkout.id,
+            kind="first",
+        )
+        return "recorded" if recorded else "ignored"
+
+    def _record_renewal(self, connection: Connection, event: WebhookEvent) -> None:
+        """A renewal that paid the subscription's price: its capture joins the ledger."""
+        subscription = connection.execute(
+            text(
+                "SELECT tenant_id, customer, checkout_id FROM billing_subscriptions "
+                "WHERE provider_reference = :reference"
+            ),
+            {"reference": event.subscription_reference},
+        ).first()
+        if subscription is not None:
+            self._record(
+                connection,
+                event,
+                tenant=subscription.tenant_id,
+                payer=subscription.customer,
+                checkout_id=subscription.checkout_id,
+                kind="renewal",
+            )
+
+    def _refunded(self, connection: Connection, event: WebhookEvent) -> str:
+        """The provider refunded (part of) a payment -- ours or from its dashboard; a full refund revokes."""
+        if not event.payment_reference or event.amount_minor is None:
+            return "unmatched"
+        booked = self._ledger.provider_refunded(
+            connection, event.payment_reference, event.amount_minor, cumulative=event.cumulative_amount
+        )
+        if booked is None:
+            return "unmatched"
+        payment, now_full = booked
+        if now_full:
+            self._revoke(connection, event, payment, cause="full_refund")
+        return "applied"
+
+    def _charged_back(self, connection: Connection, event: WebhookEvent) -> str:
+        if not event.payment_reference:
+            return "unmatched"
+        booked = self._ledger.charged_back(connection, event.payment_reference)
+        if booked is None:
+            return "unmatched"
+        payment, newly = booked
+        if newly:
+            self._revoke(connection, event, payment, cause="chargeback")
+        return "applied"
+
+    def _revoke(self, connection: Connection, event: WebhookEvent, payment: Payment, *, cause: str) -> None:
+        revoked = self._subscriptions.revoke(
+            connection,
+            tenant=payment.tenant,
+            subscription_reference=payment.subscription_reference,
+            checkout_id=payment.checkout_id,
+            at=event.occurred_at,
+        )
+        for subscription_id in revoked:
+            self._audit.record(
+                connection,
+                AuditEvent(
+                    action=BillingAction.SUBSCRIPTION_REVOKED,
+                    actor=f"provider:{event.provider}",
+                    tenant=payment.tenant,
+                    target=f"subscription:{subscription_id}",
+                    at=self._clock(),
+                    outcome="success",
+                    details={"cause": cause, "payment": payment.reference, "amount": payment.captured_minor},
+                    alert=True,
+                ),
+            )
 
     def _checkout_transition(self, connection: Connection, event: WebhookEvent) -> str:
         checkout_id = _uuid(event.checkout_id)
@@ -154,20 +296,18 @@ class WebhookProcessor:
         if row is None:
             return "ignored_out_of_order"
         if status == "amount_mismatch":
-            self._audit.record(
+            self._mismatch(
                 connection,
-                AuditEvent(
-                    action=BillingAction.PAYMENT_AMOUNT_MISMATCH,
-                    actor=f"provider:{event.provider}",
-                    tenant=row.tenant_id,
-                    target=f"checkout:{checkout_id}",
-                    at=self._clock(),
-                    outcome="failed",
-                    details={"expected": expected.due_now_minor, "reported": event.net_minor},
-                    alert=True,
-                ),
+                event,
+                tenant=row.tenant_id,
+                target=f"checkout:{checkout_id}",
+                expected=expected.due_now_minor,
             )
             return "amount_mismatch"
+        if status == "paid":
+            self._record(
+                connection, event, tenant=row.tenant_id, payer=row.created_by, checkout_id=checkout_id, kind="first"
+            )
         if status == "paid" and self._subscriptions.is_recurring(row.price_id):
             self._subscriptions.activate(
                 connection,
@@ -189,22 +329,36 @@ class WebhookProcessor:
         """
         priced = renewal_price(connection, str(event.subscription_reference))
         if priced is None or paid_as_priced(event, priced.amount_minor, priced.currency):
+            self._record_renewal(connection, event)  # nothing without a subscription (then `unmatched`)
             return self._subscriptions.apply(connection, event)
+        # Underpaid (or overpaid): not a payment the ledger knows, so nothing can be credited against it.
         outcome = self._subscriptions.apply(connection, replace(event, kind=EventKind.RENEWAL_FAILED))
+        self._mismatch(
+            connection,
+            event,
+            tenant=priced.tenant,
+            target=f"subscription:{event.subscription_reference}",
+            expected=priced.amount_minor,
+        )
+        return "amount_mismatch" if outcome == "applied" else outcome
+
+    def _mismatch(
+        self, connection: Connection, event: WebhookEvent, *, tenant: str, target: str, expected: int | None
+    ) -> None:
+        """Alert on a payment that did not bill what the server priced (it never enters the ledger)."""
         self._audit.record(
             connection,
             AuditEvent(
                 action=BillingAction.PAYMENT_AMOUNT_MISMATCH,
                 actor=f"provider:{event.provider}",
-                tenant=priced.tenant,
-                target=f"subscription:{event.subscription_reference}",
+                tenant=tenant,
+                target=target,
                 at=self._clock(),
                 outcome="failed",
-                details={"expected": priced.amount_minor, "reported": event.net_minor},
+                details={"expected": expected, "reported": event.net_minor},
                 alert=True,
             ),
         )
-        return "amount_mismatch" if outcome == "applied" else outcome
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:

@@ -14,6 +14,8 @@ from .errors import (
     PolicyError,
     PolicyFileError,
     RoleEscalationError,
+    SubscriptionRequiredError,
+    SubscriptionsUnavailableError,
     UnknownRoleError,
 )
 from .loader import load_matrix
@@ -30,6 +32,8 @@ __all__ = [
     "PolicyFileError",
     "Record",
     "RoleEscalationError",
+    "SubscriptionRequiredError",
+    "SubscriptionsUnavailableError",
     "UnknownRoleError",
     "authorize",
     "build_decision_point",

@@ -1,7 +1,8 @@
 """Typed errors of the authorization core.
 
 The web adapter maps them to HTTP once (`web/authz.py`): a refused decision
-or escalation is 403, a missing justification or an unknown role is 422, and
+or escalation is 403, a paid feature without a paid-up subscription is 402,
+a missing justification or an unknown role is 422, and
 a broken policy file stops the process like any other configuration error.
 """
 
@@ -36,6 +37,26 @@ class PermissionDeniedError(PolicyError):
         super().__init__(f"not allowed: {permission}")
         self.permission = permission
         self.reason = reason
+
+
+class SubscriptionRequiredError(PolicyError):
+    """A paid feature (`requires_subscription`) for a tenant whose subscription does not give full access."""
+
+    code = "subscription_required"
+
+    def __init__(self, permission: str, access: str) -> None:
+        super().__init__(f"{permission} is a paid feature; this tenant's subscription access is {access!r}")
+        self.permission = permission
+        self.access = access
+
+
+class SubscriptionsUnavailableError(PolicyError):
+    """A paid feature's subscription check could not read the subscriptions: refuse (503), never guess."""
+
+    code = "unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("the service is temporarily unavailable")
 
 
 class RoleEscalationError(PolicyError):

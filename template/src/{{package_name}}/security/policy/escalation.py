@@ -9,7 +9,11 @@ which changes they may make:
   role created above the granter, by someone below them);
 - nobody changes their own roles (no self-promotion, and no quiet
   self-demotion that hides who held what): another administrator must;
-- every requested role must exist in the matrix.
+- every requested role must exist in the matrix;
+- vendor-only roles (`vendor_only: true`, e.g. `operator_finance`) are never
+  added or removed here, whoever asks: the vendor's IdP group is the only
+  source of them, so no tenant admin -- nor the vendor's own staff through a
+  tenant's admin screen -- can make someone approve money leaving the vendor.
 """
 
 from __future__ import annotations
@@ -61,6 +65,11 @@ def check_role_change(
         raise RoleEscalationError("you cannot change your own roles; ask another administrator")
     held = set(current)
     added, removed = sorted(wanted - held), sorted(held - wanted)
+    vendor_only = sorted(role for role in (*added, *removed) if role in matrix.roles and matrix.roles[role].vendor_only)
+    if vendor_only:
+        raise RoleEscalationError(
+            f"{', '.join(vendor_only)} is granted only by the vendor's identity provider, never in the app"
+        )
     ceiling = highest_rank(matrix, actor_roles)
     # A stale role no longer in the matrix grants nothing, so removing it is never an escalation.
     above = sorted(role for role in (*added, *removed) if role in matrix.roles and matrix.rank(role) > ceiling)

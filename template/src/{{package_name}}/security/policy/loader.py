@@ -53,6 +53,7 @@ class _Action(_Strict):
     requires_mfa: bool = False
     requires_step_up: bool = False
     admin_action: bool = False
+    requires_subscription: bool = False
 
 
 class _Resource(_Strict):
@@ -64,6 +65,7 @@ class _Role(_Strict):
     rank: int = Field(gt=0)
     description: str = Field(min_length=1)
     grants: dict[PermissionName, list[Name]]
+    vendor_only: bool = False
 
 
 class _MatrixFile(_Strict):
@@ -200,6 +202,7 @@ def _build(raw: _MatrixFile, path: Path) -> Matrix:
             rank=role.rank,
             description=role.description,
             grants=_check_grants(f"roles.{name}.grants", role.grants, permissions, conditions, path),
+            vendor_only=role.vendor_only,
         )
         for name, role in raw.roles.items()
     }
@@ -228,6 +231,8 @@ def _merge_local(matrix: Matrix, raw: _LocalFile, path: Path) -> Matrix:
                 path,
                 f"grants.{role_name}: {clash} already granted in {MATRIX_FILE}; the local file may only add grants",
             )
+        if role.vendor_only:
+            raise PolicyFileError(path, f"grants.{role_name}: a vendor-only role's grants live in {MATRIX_FILE} only")
         roles[role_name] = Role(role.name, role.rank, role.description, {**role.grants, **added})
     return Matrix(
         sensitivity_levels=matrix.sensitivity_levels,

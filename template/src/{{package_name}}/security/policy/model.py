@@ -49,6 +49,7 @@ class Permission:
     requires_mfa: bool = False
     requires_step_up: bool = False
     admin_action: bool = False
+    requires_subscription: bool = False
 
     @property
     def name(self) -> str:
@@ -57,12 +58,17 @@ class Permission:
 
 @dataclass(frozen=True, slots=True)
 class Role:
-    """A role, its escalation rank and its grants (permission -> condition names, sorted)."""
+    """A role, its escalation rank and its grants (permission -> condition names, sorted).
+
+    `vendor_only`: the vendor's own staff role (e.g. `operator_finance`). Only the vendor's IdP
+    grants it, to principals of the operator tenant; nobody assigns or removes it in the app.
+    """
 
     name: str
     rank: int
     description: str
     grants: Mapping[str, tuple[str, ...]]
+    vendor_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
