@@ -123,7 +123,8 @@ BREAKS = [
     ),
     pytest.param(
         "PAY-10", f"{PACKAGE}/billing/service.py",
-        "EnvelopeEncryptor(build_invoice_keys(settings, services.secrets))",
+        "EnvelopeEncryptor(\n                build_invoice_keys(\n                    settings, services.secrets, "
+        "sealer=TenantKeySealer(lambda: services.data, lambda: services.keyring)\n                )\n            )",
         "EnvelopeEncryptor(LocalTenantKeys(settings.session_secret))",
         [
             "invoice data keys are not wrapped by the project's KEK: InvoiceService gets no "
