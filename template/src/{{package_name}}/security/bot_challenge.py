@@ -18,8 +18,9 @@ answer. Two are built in:
 - `proof_of_work.ProofOfWork` (the default): self-hosted, a signed
   proof of work the browser solves in about a second;
 - `SiteverifyVerifier`: the siteverify protocol Cloudflare Turnstile and
-  hCaptcha both implement (form POST of `secret`, `response`, `remoteip`;
-  JSON `{"success": bool, "hostname": ...}`); your page renders the widget.
+  hCaptcha both implement (a form POST of the site's key, the widget's
+  response and the client's address, answered with JSON carrying `success`
+  and `hostname`); your page renders the widget.
 """
 
 from __future__ import annotations
