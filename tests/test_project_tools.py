@@ -8,6 +8,7 @@ included), the same actionlint module version.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -16,7 +17,15 @@ WORKFLOWS = (".github/workflows/ci.yml", ".github/workflows/deploy.yml")
 
 
 def _dry_run(project: Path, target: str) -> str:
-    result = subprocess.run(["make", "-n", target], cwd=project, capture_output=True, text=True, check=False)
+    """`make -n target` as a user at a shell runs it, not as a sub-make of the generator's `make test`.
+
+    Under `make test`, MAKELEVEL and MAKEFLAGS are inherited: make would then print
+    "Entering directory" lines and take the outer make's flags.
+    """
+    env = {key: value for key, value in os.environ.items() if key not in {"MAKELEVEL", "MAKEFLAGS", "MFLAGS"}}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-n", target], cwd=project, capture_output=True, text=True, check=False, env=env
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import binascii
 import re
 import secrets
+import string
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,9 +50,11 @@ _NOT_BASE32: Final = bytes(set(range(256)) - set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabc
 _NOT_HEX: Final = bytes(set(range(256)) - set(b"0123456789ABCDEFabcdef"))
 _URL_SAFE_TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
 #: Base32 letters -> the digits `int(..., 32)` reads (A-Z2-7 are the values 0-31).
+_BASE32_LETTERS: Final = (string.ascii_uppercase + "234567").encode()
+#: The 32 digits `int(..., 32)` reads, 0-9 then a-v, in value order.
+_BASE32_DIGITS: Final = (string.digits + string.ascii_lowercase[:22]).encode()
 _BASE32_TO_DIGITS: Final = bytes.maketrans(
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567abcdefghijklmnopqrstuvwxyz",
-    b"0123456789abcdefghijklmnopqrstuv0123456789abcdefghijklmnop",
+    _BASE32_LETTERS + string.ascii_lowercase.encode(), _BASE32_DIGITS + _BASE32_DIGITS[:26]
 )
 _PERCENT_ESCAPE: Final = re.compile(r"%([0-9A-Fa-f]{2})")
 

@@ -46,6 +46,39 @@ _MOVED_AFTER_BOOKING = (
 )
 
 
+#: The ledger columns of the updated row `p`, for `RETURNING`.
+_RETURNING_PAYMENT = ", ".join(f"p.{column}" for column in _COLUMNS.split(", "))
+
+
+def _provider_refund_statement(refunded_total: str) -> str:
+    """Book a provider-reported refund; `refunded_total` is one of the two literal expressions below."""
+    return f"""
+        WITH before AS (
+            SELECT id, status FROM billing_payments WHERE provider = :provider AND reference = :reference
+            FOR UPDATE
+        )
+        UPDATE billing_payments p
+           SET provider_refunded_minor = LEAST(p.captured_minor, {refunded_total}),
+               status = CASE WHEN p.status = 'captured' AND {refunded_total} >= p.captured_minor
+                             THEN 'refunded' ELSE p.status END
+          FROM before
+         WHERE p.id = before.id
+        RETURNING before.status AS previous, {_RETURNING_PAYMENT}
+        """  # noqa: S608 -- built once, at import, from the literals below
+
+
+#: Keyed by `cumulative`: Stripe reports the payment's refunded total so far, the others each refund.
+_PROVIDER_REFUND = {
+    True: _provider_refund_statement("GREATEST(provider_refunded_minor, :amount)"),
+    False: _provider_refund_statement("provider_refunded_minor + :amount"),
+}
+#: Giving back a reservation, per movement kind: two fixed statements, no column name from a variable.
+_RELEASE = {
+    "credit": "UPDATE billing_payments SET credited_minor = credited_minor - :amount WHERE id = :id",
+    "refund": "UPDATE billing_payments SET refunded_minor = refunded_minor - :amount WHERE id = :id",
+}
+
+
 @dataclass(frozen=True)
 class Capture:
     """A payment the provider captured, as a verified webhook reported it.
@@ -155,24 +188,9 @@ class PaymentLedger:
 
         `cumulative`: the amount is the payment's refunded total so far (Stripe), not this refund's.
         """
-        total = "GREATEST(provider_refunded_minor, :amount)" if cumulative else "provider_refunded_minor + :amount"
         row = (
             connection.execute(
-                text(
-                    f"""
-                WITH before AS (
-                    SELECT id, status FROM billing_payments WHERE provider = :provider AND reference = :reference
-                    FOR UPDATE
-                )
-                UPDATE billing_payments p
-                   SET provider_refunded_minor = LEAST(p.captured_minor, {total}),
-                       status = CASE WHEN p.status = 'captured' AND {total} >= p.captured_minor
-                                     THEN 'refunded' ELSE p.status END
-                  FROM before
-                 WHERE p.id = before.id
-                RETURNING before.status AS previous, {", ".join(f"p.{column}" for column in _COLUMNS.split(", "))}
-                """  # noqa: S608 -- only the two literal expressions above are interpolated
-                ),
+                text(_PROVIDER_REFUND[cumulative]),
                 {"provider": self._provider, "reference": reference, "amount": max(amount_minor, 0)},
             )
             .mappings()
@@ -196,7 +214,7 @@ class PaymentLedger:
                     FOR UPDATE
                 )
                 UPDATE billing_payments p SET status = 'charged_back' FROM before WHERE p.id = before.id
-                RETURNING before.status AS previous, {", ".join(f"p.{column}" for column in _COLUMNS.split(", "))}
+                RETURNING before.status AS previous, {_RETURNING_PAYMENT}
                 """  # noqa: S608 -- the column list is a module constant
                 ),
                 {"provider": self._provider, "reference": reference},
@@ -279,8 +297,4 @@ class PaymentLedger:
 
     def release(self, connection: Connection, payment_id: uuid.UUID, kind: MovementKind, amount_minor: int) -> None:
         """Give back a reservation whose provider call failed."""
-        column = "credited_minor" if kind == "credit" else "refunded_minor"
-        connection.execute(
-            text(f"UPDATE billing_payments SET {column} = {column} - :amount WHERE id = :id"),  # noqa: S608
-            {"amount": amount_minor, "id": payment_id},
-        )
+        connection.execute(text(_RELEASE[kind]), {"amount": amount_minor, "id": payment_id})
