@@ -11,13 +11,14 @@ import hashlib
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
 
 from secure_scaffold.errors import PreflightError
-from secure_scaffold.preflight import CheckRegistry, Status, passed, run_preflight
+from secure_scaffold.preflight import CheckRegistry, Finding, Outcome, Status, failed, passed, run_preflight
 from secure_scaffold.report import RENDERERS, write_evidence_bundle
 
 CODE_CHECKS = (
@@ -289,3 +290,42 @@ def test_owners_file_overrides_catalog_owner(project: Path) -> None:
     owners = {c["id"]: c["owner"] for c in json.loads(RENDERERS["json"](report))["controls"]}
     assert owners["AUTH-10"] == "@acme/edge"
     assert owners["DATA-07"] not in {"@acme/edge", "@acme/identity"}
+
+
+def test_scanner_checks_overlap_and_decide_as_a_sequential_run_would(project: Path) -> None:
+    """Two 'scanners' that each wait for the other to start can only finish if they run at once.
+
+    The barrier proves the overlap (a sequential runner would time out on it and report both
+    UNKNOWN); a scanner whose prerequisite fails is still SKIPPED, and a crashing one UNKNOWN.
+    """
+    checks = CheckRegistry()
+    both_running = threading.Barrier(2, timeout=10)
+
+    def scanner(name: str):
+        def scan(_project) -> Outcome:
+            both_running.wait()
+            return passed(f"{name} found nothing")
+
+        return scan
+
+    checks.register("test.scanner_one", controls=("AUTH-10",), runs_tool=True)(scanner("one"))
+    checks.register("test.scanner_two", controls=("DATA-07",), runs_tool=True)(scanner("two"))
+    checks.register("test.missing", controls=("AUTH-11",))(lambda project: failed(Finding("no config", "add it")))
+    checks.register("test.blocked", controls=("AUTH-11",), requires=("test.missing",), runs_tool=True)(
+        lambda project: passed("never runs")
+    )
+
+    def crash(_project) -> Outcome:
+        raise RuntimeError("scanner died")
+
+    checks.register("test.crashing", controls=("DEPLOY-05",), runs_tool=True)(crash)
+    report = run_preflight(project, only=["AUTH-10", "DATA-07", "AUTH-11", "DEPLOY-05"], checks=checks)
+    assert {result.control_id: result.status for result in report.results} == {
+        "AUTH-10": Status.PASSED,
+        "DATA-07": Status.PASSED,
+        "AUTH-11": Status.FAILED,
+        "DEPLOY-05": Status.UNKNOWN,
+    }
+    blocked = {result.check: result.outcome for result in _control(report, "AUTH-11").checks}["test.blocked"]
+    assert blocked.status is Status.SKIPPED
+    assert "prerequisite test.missing did not pass" in blocked.summary

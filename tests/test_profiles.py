@@ -213,7 +213,7 @@ def test_invalid_profile_gives_a_line_numbered_error(text: str, expected: str) -
 
 def test_self_contradicting_profile_is_rejected() -> None:
     text = "profile:\n  name: acme\n  locked: {tenancy: single}\n  allowed: {tenancy: [pooled, silo]}\n"
-    with pytest.raises(ProfileError, match="org.yml:3: locked.tenancy: tenancy single is not allowed"):
+    with pytest.raises(ProfileError, match=re.escape("org.yml:3: locked.tenancy: tenancy single is not allowed")):
         parse_profile(text, "org.yml")
 
 

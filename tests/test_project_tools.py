@@ -24,7 +24,12 @@ def _dry_run(project: Path, target: str) -> str:
     """
     env = {key: value for key, value in os.environ.items() if key not in {"MAKELEVEL", "MAKEFLAGS", "MFLAGS"}}
     result = subprocess.run(
-        ["make", "--no-print-directory", "-n", target], cwd=project, capture_output=True, text=True, check=False, env=env
+        ["make", "--no-print-directory", "-n", target],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout

@@ -28,12 +28,15 @@ class Check:
         controls: catalog control ids this check proves.
         requires: checks that must pass first.
         function: the check itself.
+        runs_tool: it spends its time in an external scanner's process (checkov, zizmor, ...),
+            so the runner starts it early, beside the others, instead of waiting for it in turn.
     """
 
     name: str
     controls: tuple[str, ...]
     requires: tuple[str, ...]
     function: CheckFunction
+    runs_tool: bool = False
 
     @property
     def description(self) -> str:
@@ -52,7 +55,9 @@ class CheckRegistry:
     def __init__(self) -> None:
         self._checks: dict[str, Check] = {}
 
-    def register(self, name: str, *, controls: tuple[str, ...], requires: tuple[str, ...] = ()):
+    def register(
+        self, name: str, *, controls: tuple[str, ...], requires: tuple[str, ...] = (), runs_tool: bool = False
+    ):
         """Decorator: `@register("family.name", controls=("AUTH-03",))`."""
         if not CHECK_NAME.match(name):
             raise ValueError(f"check name {name!r} must be dotted lowercase, e.g. 'identity.pkce_s256'")
@@ -65,7 +70,7 @@ class CheckRegistry:
             parameters = list(inspect.signature(function).parameters)
             if len(parameters) != 1:
                 raise TypeError(f"check {name} must take exactly one argument (the project)")
-            self._checks[name] = Check(name, tuple(controls), tuple(requires), function)
+            self._checks[name] = Check(name, tuple(controls), tuple(requires), function, runs_tool)
             return function
 
         return decorate

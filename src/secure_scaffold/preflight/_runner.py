@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ..controls import Catalog, load_catalog
@@ -15,29 +16,60 @@ from ._registry import Check, CheckRegistry, registry
 Progress = Callable[[str], None]
 
 
+#: Scanner processes at once: checkov, detect-secrets, zizmor, actionlint and bandit each take a core.
+TOOL_WORKERS = 4
+
+
+def _guarded(check: Check, project: Project) -> Outcome:
+    try:
+        return check.run(project)
+    except Exception as error:  # noqa: BLE001 - a crashing check must not pass or abort the run
+        return unknown(
+            f"check {check.name} crashed: {type(error).__name__}: {error}",
+            "report this as a secure-scaffold bug; the control is unproven until it runs",
+        )
+
+
 def _run_checks(project: Project, checks: Iterable[Check], registry_: CheckRegistry, progress: Progress | None):
+    """Run `checks` (and their prerequisites) once each; a check whose prerequisite did not pass is SKIPPED.
+
+    Checks that wait on an external scanner start first, in a thread pool, as soon as their
+    prerequisites pass; the in-process checks run meanwhile. The outcomes are the same as in
+    a sequential run: only the waiting overlaps (preflight's wall time is the slowest scanner's,
+    not their sum).
+    """
     outcomes: dict[str, Outcome] = {}
+    started: dict[str, Future[Outcome]] = {}
+
+    def prerequisites_pass(check: Check) -> bool:
+        for prerequisite in check.requires:
+            if run(registry_[prerequisite]).status is not Status.PASSED:
+                outcomes[check.name] = skipped(f"prerequisite {prerequisite} did not pass")
+                return False
+        return True
 
     def run(check: Check) -> Outcome:
         if check.name in outcomes:
             return outcomes[check.name]
-        for prerequisite in check.requires:
-            if run(registry_[prerequisite]).status is not Status.PASSED:
-                outcomes[check.name] = skipped(f"prerequisite {prerequisite} did not pass")
-                return outcomes[check.name]
-        if progress:
-            progress(check.name)
-        try:
-            outcomes[check.name] = check.run(project)
-        except Exception as error:  # noqa: BLE001 - a crashing check must not pass or abort the run
-            outcomes[check.name] = unknown(
-                f"check {check.name} crashed: {type(error).__name__}: {error}",
-                "report this as a secure-scaffold bug; the control is unproven until it runs",
-            )
+        if check.name in started:
+            outcomes[check.name] = started.pop(check.name).result()
+            return outcomes[check.name]
+        if prerequisites_pass(check):
+            if progress:
+                progress(check.name)
+            outcomes[check.name] = _guarded(check, project)
         return outcomes[check.name]
 
-    for check in checks:
-        run(check)
+    checks = list(checks)
+    with ThreadPoolExecutor(max_workers=TOOL_WORKERS, thread_name_prefix="preflight-tool") as pool:
+        for check in checks:
+            waiting = check.name in outcomes or check.name in started
+            if check.runs_tool and not waiting and prerequisites_pass(check):
+                if progress:
+                    progress(check.name)
+                started[check.name] = pool.submit(_guarded, check, project)
+        for check in checks:
+            run(check)
     return outcomes
 
 

@@ -125,7 +125,7 @@ def _baseline_filters(project: Project) -> list[str]:
     return flags
 
 
-@register("hygiene.secret_scan", controls=("DEPLOY-05",))
+@register("hygiene.secret_scan", controls=("DEPLOY-05",), runs_tool=True)
 def secret_scan(project: Project) -> Outcome:
     """detect-secrets finds no secret in any file, except findings audited as false positives in the baseline."""
     executable = find_tool("detect-secrets", project.root)

@@ -169,7 +169,7 @@ def _one_per_place(findings: list[Finding]) -> list[Finding]:
     return kept
 
 
-@register("infra.checkov", controls=("DEPLOY-07", "DEPLOY-09"), requires=("infra.terraform_present",))
+@register("infra.checkov", controls=("DEPLOY-07", "DEPLOY-09"), requires=("infra.terraform_present",), runs_tool=True)
 def checkov(project: Project) -> Outcome:
     """checkov (offline) finds no failed check in the Terraform; every inline skip carries a written reason."""
     executable = find_tool("checkov", project.root)

@@ -336,7 +336,7 @@ def least_privilege(project: Project) -> Outcome:
 # ------------------------------------------------------------------ scanners
 
 
-@register("workflows.zizmor", controls=("DEPLOY-03", "DEPLOY-04"), requires=("workflows.present",))
+@register("workflows.zizmor", controls=("DEPLOY-03", "DEPLOY-04"), requires=("workflows.present",), runs_tool=True)
 def zizmor(project: Project) -> Outcome:
     """zizmor (offline, regular persona) finds nothing in the workflows and dependabot.yml."""
     executable = find_tool("zizmor", project.root)
@@ -372,7 +372,7 @@ def zizmor(project: Project) -> Outcome:
     return passed("zizmor found nothing", zizmor=run.stdout)
 
 
-@register("workflows.actionlint", controls=("DEPLOY-10",), requires=("workflows.present",))
+@register("workflows.actionlint", controls=("DEPLOY-10",), requires=("workflows.present",), runs_tool=True)
 def actionlint(project: Project) -> Outcome:
     """actionlint finds no error in any workflow (syntax, expressions, job graph, runner labels)."""
     executable = find_tool("actionlint", project.root)
