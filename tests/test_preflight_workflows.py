@@ -331,3 +331,29 @@ def test_an_unhashed_install_of_the_preflight_tool_fails_deploy_01(project: Path
     assert [(f.message, f.path) for f in _control(report, "DEPLOY-01").findings] == [
         ("pip install without hash checking", str(Path(".github/workflows/ci.yml")))
     ]
+
+
+@pytest.mark.parametrize(
+    "narrowed",
+    [
+        "--only AUTH-01",
+        "--skip DEPLOY-05 --reason elsewhere",
+        "--allow-unknown DEPLOY-10 --reason x",
+    ],
+)
+def test_a_narrowed_preflight_is_no_deploy_gate(project: Path, narrowed: str) -> None:
+    """Red-team 14: `--only`/`--skip`/`--allow-unknown` (or a `# --profile` comment) still satisfied the gate."""
+    deploy = _workflow(project, "deploy.yml")
+    _edit(deploy, 'preflight . "${profile[@]}" --format', f'preflight . "${{profile[@]}}" {narrowed} --format')
+    report = run_preflight(project, only=["DEPLOY-10"])
+    assert _outcomes(report)["workflows.deploy_gates"] is Status.FAILED
+    assert "job deploy (production) does not need the preflight gate" in [
+        f.message for f in _control(report, "DEPLOY-10").findings
+    ]
+
+
+def test_a_preflight_whose_failure_is_swallowed_is_no_deploy_gate(project: Path) -> None:
+    deploy = _workflow(project, "deploy.yml")
+    _edit(deploy, "--evidence preflight-evidence || status=$?", "--evidence preflight-evidence || true")
+    report = run_preflight(project, only=["DEPLOY-10"])
+    assert _outcomes(report)["workflows.deploy_gates"] is Status.FAILED

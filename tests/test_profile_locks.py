@@ -229,3 +229,77 @@ def test_profile_validate_refuses_what_no_project_could_be_generated_with(body: 
     with pytest.raises(ProfileError) as caught:
         parse_profile(f"profile:\n  name: acme\n  version: 1\n{body}", "org.yml")
     assert f"org.yml{expected}" in str(caught.value)
+
+
+# ------------------------------------------------------------------ a hollowed or loosened profile (red-team 14)
+
+
+def test_plain_copier_cannot_hollow_the_profile_under_its_version(project: Path) -> None:
+    """Same name, same version, no locks: the content changed without a published version."""
+    hollow = {**_answers(project)["profile"], "locked": {}}
+    with pytest.raises(ValueError, match="changes its content without a new version"):
+        copier.run_update(project, data={"profile": hollow, "idp": "auth0"}, defaults=True, overwrite=True,
+                          quiet=True, unsafe=False)  # fmt: skip
+    assert _answers(project)["profile"]["locked"]["idp"] == "okta"
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_a_profile_hollowed_by_hand_fails_preflight(project: Path) -> None:
+    answers = _answers(project)
+    answers["profile"]["locked"] = {}
+    answers["idp"] = "auth0"
+    (project / ".copier-answers.yml").write_text(yaml.safe_dump(answers, sort_keys=False), encoding="utf-8")
+    _commit_all(project, "hollowed the profile")
+    result = _gov_05(project)
+    assert result.status is Status.FAILED
+    assert "no longer locks idp, secrets_backend, payment_provider as version 3" in result.findings[0].message
+
+
+def test_a_newer_version_that_unlocks_answers_is_unknown_until_the_org_copy_confirms_it(
+    project: Path, profile_file: Path
+) -> None:
+    """Plain copier accepts a self-made "version 4" without locks; preflight cannot call that a pass."""
+    bumped = {**_answers(project)["profile"], "version": 4, "locked": {}, "allowed": {}}
+    copier.run_update(project, data={"profile": bumped, "idp": "auth0"}, defaults=True, overwrite=True,
+                      quiet=True, unsafe=False)  # fmt: skip
+    _commit_all(project, "moved to a 'version 4' of the profile")
+    alone = _gov_05(project)
+    assert alone.status is Status.UNKNOWN
+    assert "moved from version 3 to 4 of the 'acme-platform' profile, which unlocks idp, secrets_backend" in (
+        alone.findings[0].message
+    )
+    from secure_scaffold.profiles import load_profile
+
+    (with_org,) = run_preflight(project, only=["GOV-05"], profile=load_profile(profile_file)).results
+    assert with_org.status is Status.FAILED
+    assert "idp is 'auth0', but the 'acme-platform' profile locks it to 'okta'" in [
+        f.message for f in with_org.findings
+    ]
+
+
+def test_a_shallow_clone_leaves_gov_05_unknown_without_the_org_copy(project: Path, tmp_path: Path) -> None:
+    clone = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", project.as_uri(), str(clone))
+    result = run_preflight(clone, only=["GOV-05"]).results[0]
+    assert result.status is Status.UNKNOWN
+    assert "fetch-depth: 0" in result.findings[0].hint
+
+
+def test_update_refuses_an_edited_copy_of_the_recorded_version(project: Path, tmp_path: Path) -> None:
+    edited = tmp_path / "edited.yml"
+    edited.write_text(PROFILE.replace("    idp: okta\n", ""), encoding="utf-8")
+    result = _cli("update", str(project), "--profile", str(edited), "-d", "idp=auth0")
+    assert result.returncode == 2
+    assert "recorded copy of version 3 of 'acme-platform' differs from the one --profile gave" in result.stderr
+    assert _answers(project)["idp"] == "okta"
+
+
+def test_update_and_new_refuse_what_they_cannot_use(project: Path, tmp_path: Path) -> None:
+    spaced = _cli("update", str(project), "-d", "idp =auth0")
+    assert spaced.returncode == 2
+    assert "unknown question 'idp '" in spaced.stderr
+    profile_as_data = _cli("new", str(tmp_path / "n"), "--defaults", "-d", 'profile={"name": "x"}')
+    assert profile_as_data.returncode == 2
+    assert "the profile is not an answer to set with -d; use --profile FILE" in profile_as_data.stderr
+    assert "Traceback" not in profile_as_data.stderr
+    assert not (tmp_path / "n").exists()

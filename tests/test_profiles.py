@@ -184,6 +184,30 @@ def test_a_deploy_gate_without_the_org_profile_fails_preflight(profile_file, tem
     ]
 
 
+def test_a_commented_profile_or_a_skipped_gov_05_does_not_fool_preflight(
+    profile_file, template_snapshot, tmp_path
+) -> None:
+    """Red-team 14: `# --profile` satisfied a substring test; `--skip GOV-05` waived the locks in CI."""
+    project = tmp_path / "app"
+    assert _new(project, template_snapshot, "--profile", str(profile_file)).returncode == 0
+    ci = project / ".github" / "workflows" / "ci.yml"
+    text = ci.read_text(encoding="utf-8")
+    ci.write_text(
+        text.replace('preflight . "${profile[@]}" --format', "preflight . --skip GOV-05 --reason later --format")
+        .replace('profile=(--profile "${SECURE_SCAFFOLD_PROFILE}")', "profile=()")
+        .replace(
+            "--evidence preflight-evidence || status=$?", "--evidence preflight-evidence || status=$? # --profile"
+        ),
+        encoding="utf-8",
+    )
+    result = run_preflight(project, only=["GOV-05"]).results[0]
+    assert result.status is Status.FAILED
+    assert sorted(finding.message for finding in result.findings) == [
+        "ci.yml runs preflight with GOV-05 skipped or its unknown accepted",
+        "ci.yml runs preflight without the organisation's profile",
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -66,7 +66,7 @@ def _check_destination(destination: Path) -> None:
         )
 
 
-def _check_answer_names(data: Mapping[str, Any], template: Path) -> None:
+def check_answer_names(data: Mapping[str, Any], template: Path) -> None:
     asked, derived = question_names(template)
     for name in sorted(data):
         if name in derived:
@@ -162,7 +162,7 @@ def generate_project(
     _check_destination(destination)
     answers = dict(data or {})
     if (Path(source.path) / "copier.yml").is_file():  # a git URL is checked by copier alone
-        _check_answer_names(answers, Path(source.path))
+        check_answer_names(answers, Path(source.path))
     if not defaults and not sys.stdin.isatty():
         raise InvalidAnswerError("no terminal to ask the questions on; pass --defaults and/or --data NAME=VALUE")
     try:

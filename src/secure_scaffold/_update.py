@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from copier.errors import CopierError
 
 from ._template import expected_copier_warnings
 from .errors import ProfileError, SecureScaffoldError, UpdateConflictError, UpdateRefusedError
-from .profiles import Profile
+from .profiles import Profile, loosened_answers
 
 CONFLICT_MARKER = re.compile(r"^(<<<<<<< |>>>>>>> |=======$)", re.MULTILINE)
 
@@ -186,21 +187,39 @@ def update_project(
 # ------------------------------------------------------------------ repairing drift from the profile's locks
 
 
-def recorded_profile_history(project: Path) -> dict[str, Any]:
-    """The newest non-empty `profile` answer the answers file has held in git history ({} if never)."""
+def recorded_profiles(project: Path) -> list[dict[str, Any]]:
+    """Every non-empty `profile` answer the answers file has held in git history, newest first."""
     try:
         commits = _git(project, "log", "--format=%H", "--", ".copier-answers.yml").split()
     except UpdateRefusedError:
-        return {}
+        return []
+    profiles = []
     for commit in commits:
         try:
             text = _git(project, "show", f"{commit}:.copier-answers.yml")
         except UpdateRefusedError:
             continue
-        profile = (yaml.safe_load(text) or {}).get("profile")
+        try:
+            profile = (yaml.safe_load(text) or {}).get("profile")
+        except (yaml.YAMLError, AttributeError):
+            continue
         if isinstance(profile, dict) and profile:
-            return profile
-    return {}
+            profiles.append(profile)
+    return profiles
+
+
+def recorded_profile_history(project: Path) -> dict[str, Any]:
+    """The newest non-empty `profile` answer the answers file has held in git history ({} if never)."""
+    profiles = recorded_profiles(project)
+    return profiles[0] if profiles else {}
+
+
+def history_is_shallow(project: Path) -> bool:
+    """A shallow clone (CI's default checkout) cannot show what the answers file held before."""
+    try:
+        return _git(project, "rev-parse", "--is-shallow-repository").strip() == "true"
+    except UpdateRefusedError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -271,11 +290,17 @@ def restore_locks(project: Path, *, profile: Mapping[str, Any] | None = None, qu
     return LockRepair(str(target.get("name")), restored, sorted(changed))
 
 
-def profile_for_update(project: Path, profile: Profile, data: Mapping[str, Any]) -> dict[str, Any]:
+def profile_for_update(
+    project: Path, profile: Profile, data: Mapping[str, Any], *, repairing: bool = False, quiet: bool = False
+) -> dict[str, Any]:
     """The `profile` answer an update may record: a newer version of the same profile, whose locks hold.
 
-    Refuses another profile's name, an older version, and answers (recorded or
-    given with -d) that the new version's locks or allowed lists refuse.
+    Refuses another profile's name, an older version, a different copy of the
+    recorded version (unless `repairing`: --restore-locks puts the given copy
+    back), and answers (recorded or given with -d) that the new version's locks
+    or allowed lists refuse. Says which answers the new version unlocks: until
+    the organisation's copy confirms it (`preflight --profile`), GOV-05 reports
+    that move as UNKNOWN.
     """
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8")) or {}
     recorded = answers.get("profile") or recorded_profile_history(project)
@@ -289,12 +314,25 @@ def profile_for_update(project: Path, profile: Profile, data: Mapping[str, Any])
             f"the project records version {recorded.get('version')} of {profile.name!r}; "
             f"--profile gave the older version {profile.version}"
         )
+    same_version = recorded and int(recorded.get("version") or 0) == profile.version
+    if same_version and not repairing and recorded != profile.as_answer():
+        raise ProfileError(
+            f"the project's recorded copy of version {profile.version} of {profile.name!r} differs from the one "
+            "--profile gave (it was edited); repair it with `secure-scaffold update --restore-locks --profile FILE`"
+        )
     questions = {name: value for name, value in answers.items() if not name.startswith("_") and name != "profile"}
     problems = profile.conflicts({**questions, **data})
-    if problems:
+    if problems and not repairing:
         raise ProfileError(
             f"version {profile.version} of the {profile.name!r} profile refuses this project's answers: "
             + "; ".join(problems)
             + " (change them with -d in the same update)"
+        )
+    unlocked = loosened_answers(recorded, profile.as_answer()) if recorded else []
+    if unlocked and not quiet:
+        print(
+            f"version {profile.version} of {profile.name!r} unlocks {', '.join(unlocked)}: preflight reports GOV-05 "
+            "as UNKNOWN until it runs with the organisation's copy (--profile)",
+            file=sys.stderr,
         )
     return profile.as_answer()

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from ._generate import generate_project, read_data_file
+from ._generate import check_answer_names, generate_project, read_data_file
+from ._template import template_root
 from .errors import DataFileError, ProfileError, SecureScaffoldError
 
 #: Multiple-choice questions: `-d compliance=soc2` (or `soc2,gdpr`) means a list, as copier's `[soc2, gdpr]` does.
@@ -33,9 +34,16 @@ def _parse_data(pairs: Sequence[str]) -> dict[str, Any]:
     return data
 
 
+def _refuse_profile_answer(data: dict[str, Any], *, command: str) -> None:
+    if "profile" in data:
+        hint = "use --profile FILE" if command == "new" else "move to a new version with --profile FILE"
+        raise ProfileError(f"the profile is not an answer to set with -d; {hint}")
+
+
 def _cmd_new(args: argparse.Namespace) -> int:
     data = read_data_file(args.data_file) if args.data_file else {}
     data.update(_parse_data(args.data))
+    _refuse_profile_answer(data, command="new")
     if args.profile:
         from .profiles import load_profile
 
@@ -76,14 +84,16 @@ def _cmd_update(args: argparse.Namespace) -> int:
         return 0
     require_clean_tree(args.path)
     data = _parse_data(args.data)
-    if "profile" in data:
-        raise ProfileError("the profile is not an answer to set with -d; move to a new version with --profile FILE")
+    _refuse_profile_answer(data, command="update")
+    check_answer_names(data, template_root())
     new_profile = None
     if args.profile:
         from ._update import profile_for_update
         from .profiles import load_profile
 
-        new_profile = profile_for_update(args.path, load_profile(args.profile), data)
+        new_profile = profile_for_update(
+            args.path, load_profile(args.profile), data, repairing=args.restore_locks, quiet=args.quiet
+        )
     before = _control_statuses(args.path)
     if args.restore_locks:
         from ._update import restore_locks

@@ -309,3 +309,20 @@ def init_profile(path: Path, name: str) -> Path:
     path.write_text(PROFILE_TEMPLATE.format(path=path, name=name), encoding="utf-8")
     parse_profile(path.read_text(encoding="utf-8"), str(path))
     return path
+
+
+def loosened_answers(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Answers `before` held that `after` holds less tightly: a lock gone or changed, an allowed list widened."""
+    names = []
+    after_locked = after.get("locked") or {}
+    for name, value in sorted((before.get("locked") or {}).items()):
+        if after_locked.get(name, object()) != value:
+            names.append(name)
+    after_allowed = after.get("allowed") or {}
+    for name, values in sorted((before.get("allowed") or {}).items()):
+        if name in after_locked:
+            continue
+        widened = name not in after_allowed or set(map(str, after_allowed[name])) - set(map(str, values))
+        if widened and name not in names:
+            names.append(name)
+    return names

@@ -25,6 +25,7 @@ from .._model import Finding, Outcome, failed, passed, unknown
 from .._project import Project
 from .._registry import register
 from .._tools import find_tool, install_hint, run_tool
+from ._preflight_calls import preflight_calls
 
 WORKFLOWS_DIR = ".github/workflows"
 FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -420,10 +421,15 @@ def _verifies_provenance(runs: str) -> bool:
     return "gh attestation verify" in runs or "cosign verify-attestation" in runs or "slsa-verifier" in runs
 
 
+def _gates_on_preflight(script: str) -> bool:
+    """A full preflight run whose failure fails the job: no --only/--skip/--allow-unknown, no `|| true`."""
+    return any(not call.narrowing() and not call.exit_ignored for call in preflight_calls(script))
+
+
 def _gate_findings(workflow: Workflow) -> list[Finding]:
     jobs = workflow.jobs
     runs = {job_id: _runs(workflow, job) for job_id, job in jobs.items()}
-    preflight = {job_id for job_id, text in runs.items() if "secure-scaffold preflight" in text}
+    preflight = {job_id for job_id, text in runs.items() if _gates_on_preflight(text)}
     signature = {job_id for job_id, text in runs.items() if _verifies_signature(text)}
     provenance = {job_id for job_id, text in runs.items() if _verifies_provenance(text)}
     production = [job_id for job_id, job in jobs.items() if _environment(job) == PRODUCTION]
@@ -440,7 +446,12 @@ def _gate_findings(workflow: Workflow) -> list[Finding]:
     for job_id in gated:
         before = _ancestors(workflow, job_id)
         for required, what, hint in (
-            (preflight, "the preflight gate", "add a job running `secure-scaffold preflight` and list it in `needs:`"),
+            (
+                preflight,
+                "the preflight gate",
+                "add a job running the full `secure-scaffold preflight` (no --only, --skip or --allow-unknown; "
+                "its failure fails the job) and list it in `needs:`",
+            ),
             (signature, "cosign signature verification", "verify with `cosign verify --certificate-identity ...`"),
             (provenance, "provenance verification", "run `gh attestation verify` (or cosign verify-attestation)"),
         ):
