@@ -252,7 +252,7 @@ def test_a_profile_hollowed_by_hand_fails_preflight(project: Path) -> None:
     _commit_all(project, "hollowed the profile")
     result = _gov_05(project)
     assert result.status is Status.FAILED
-    assert "no longer locks idp, secrets_backend, payment_provider as version 3" in result.findings[0].message
+    assert "no longer locks idp, secrets_backend as version 3" in result.findings[0].message
 
 
 def test_a_newer_version_that_unlocks_answers_is_unknown_until_the_org_copy_confirms_it(
