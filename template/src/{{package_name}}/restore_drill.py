@@ -5,17 +5,19 @@
    hashes), so writes during the drill cannot make the comparison flaky.
 2. `pg_dump --snapshot` the very same snapshot (custom format).
 3. Create an empty database, revoke PUBLIC's CONNECT and TEMP on it and mark
-   it as a drill copy (`DRILL_COPY_COMMENT`), then `pg_restore` into it and
+   it as a running drill's copy (`DRILL_RUNNING_COMMENT`), then `pg_restore` into it and
    revoke PUBLIC's privileges on its `public` schema; this is the timed part
    compared with the RTO (docs/operations/rto-rpo.md).
 4. Fingerprint the restored database and compare table by table.
 5. Drop the restored database -- unless `keep`: then it is handed to the
-   source database's owner, so the schema owner's `tenants purge` can drop it.
+   source database's owner and marked kept (`DRILL_COPY_COMMENT`), so the
+   schema owner's `tenants purge` can find and drop it.
 
 A copy holds every tenant's rows, and a kept one would outlive a tenant's
-deletion: tenant purge drops every kept copy (`drop_kept_copies`, found by
-name and mark) and refuses to finish while one it cannot drop remains. So a
-kept copy lives until the next tenant purge or until an operator drops it.
+deletion: tenant purge drops every kept copy of the databases holding tenant
+rows (`drop_kept_copies`, found by name and mark) and refuses to finish while
+one it cannot drop remains. So a kept copy lives until the next tenant purge
+or until an operator drops it.
 
 Fingerprints run with `row_security = off`: with a role that row-level
 security would filter, Postgres raises instead of silently counting fewer rows.
@@ -45,14 +47,19 @@ from .errors import ConfigurationError
 #: The PostgreSQL recovery-time objective of docs/operations/rto-rpo.md (a test keeps them equal).
 POSTGRES_RTO_SECONDS = 3600
 
-#: The comment on every drill copy: with the name pattern, how tenant purge finds kept copies.
-DRILL_COPY_COMMENT = "restore-drill copy: holds every tenant's rows; dropped by tenant purge"
-#: `<source>_drill_<6 hex>`; tenant databases end in 12 hex digits, so never match.
+#: The comment on a drill copy while the drill runs, and on one kept with `keep`: with the name
+#: pattern, how tenant purge finds kept copies (a running drill's copy is dropped by the drill).
+DRILL_RUNNING_COMMENT = "restore-drill copy: in progress"
+DRILL_COPY_COMMENT = "restore-drill copy: kept; holds every tenant's rows; dropped by tenant purge"
+#: `<source[:49]>_drill_<6 hex>`; tenant databases end in 12 hex digits, so never match.
 DRILL_COPY_PATTERN = "_drill_[0-9a-f]{6}$"
+_SOURCE_PREFIX = 49
+_SUFFIX = len("_drill_") + 6
 
 _KEPT_COPIES = text(
     "SELECT datname, pg_has_role(current_user, datdba, 'MEMBER') AS droppable FROM pg_database d"
-    " WHERE datname ~ :pattern AND shobj_description(d.oid, 'pg_database') = :comment ORDER BY datname"
+    " WHERE datname ~ :pattern AND shobj_description(d.oid, 'pg_database') = :comment"
+    " AND left(datname::text, :without_suffix) = ANY(:sources) ORDER BY datname"
 )
 _SOURCE_OWNER = text(
     "SELECT quote_ident(pg_get_userbyid(datdba)) FROM pg_database WHERE datname = :name"
@@ -174,7 +181,7 @@ def run_restore_drill(source_url: str, *, rto_seconds: int = POSTGRES_RTO_SECOND
     if not source.database:
         raise ConfigurationError("the source URL must name a database")
     # The random suffix survives truncation (Postgres names stop at 63 bytes): purge finds copies by it.
-    restored_name = f"{source.database[:49]}_drill_{secrets.token_hex(3)}"
+    restored_name = f"{source.database[:_SOURCE_PREFIX]}_drill_{secrets.token_hex(3)}"
     admin = create_engine(source, isolation_level="AUTOCOMMIT")
     args, env = _libpq(source)
     with tempfile.TemporaryDirectory(prefix="restore-drill-") as directory:
@@ -200,7 +207,7 @@ def run_restore_drill(source_url: str, *, rto_seconds: int = POSTGRES_RTO_SECOND
                 connection.execute(text(f'CREATE DATABASE "{restored_name}"'))
                 # Closed before any row arrives: a copy of every tenant's data is not for every role.
                 connection.execute(text(f'REVOKE ALL ON DATABASE "{restored_name}" FROM PUBLIC'))
-                connection.execute(text(f"COMMENT ON DATABASE \"{restored_name}\" IS '{DRILL_COPY_COMMENT}'"))
+                connection.execute(text(f"COMMENT ON DATABASE \"{restored_name}\" IS '{DRILL_RUNNING_COMMENT}'"))
             _run([_tool("pg_restore"), *args, "--exit-on-error", f"--dbname={restored_name}", str(dump)], env)
             restore_seconds = time.perf_counter() - started
             started = time.perf_counter()
@@ -245,24 +252,35 @@ def _hand_to_source_owner(connection: Connection, source: str, restored_name: st
     owner = connection.execute(_SOURCE_OWNER, {"name": source}).scalar_one()
     # `owner` comes from pg_catalog through quote_ident, never from input.
     connection.execute(text(f'ALTER DATABASE "{restored_name}" OWNER TO {owner}'))
+    connection.execute(text(f"COMMENT ON DATABASE \"{restored_name}\" IS '{DRILL_COPY_COMMENT}'"))
 
 
-def kept_copies(connection: Connection) -> list[str]:
-    """Every restore-drill copy left on the server (kept with `keep`, or left by an interrupted drill)."""
-    rows = connection.execute(_KEPT_COPIES, {"pattern": DRILL_COPY_PATTERN, "comment": DRILL_COPY_COMMENT})
-    return [row.datname for row in rows]
+def _kept(connection: Connection, sources: list[str]) -> list[tuple[str, bool]]:
+    parameters = {
+        "pattern": DRILL_COPY_PATTERN,
+        "comment": DRILL_COPY_COMMENT,
+        "without_suffix": -_SUFFIX,
+        "sources": [source[:_SOURCE_PREFIX] for source in sources],
+    }
+    return [(row.datname, row.droppable) for row in connection.execute(_KEPT_COPIES, parameters)]
 
 
-def drop_kept_copies(engine: Engine) -> tuple[list[str], list[str]]:
-    """Drop every drill copy this role may drop; returns (dropped, left: copies it may not drop).
+def kept_copies(connection: Connection, sources: list[str]) -> list[str]:
+    """The kept restore-drill copies of the databases named in `sources`."""
+    return [name for name, _ in _kept(connection, sources)]
 
-    Tenant purge calls this first and refuses to go on while `left` is not
-    empty: each copy holds the purged tenant's rows.
+
+def drop_kept_copies(engine: Engine, sources: list[str]) -> tuple[list[str], list[str]]:
+    """Drop every kept drill copy of `sources` this role may drop; returns (dropped, left: those it may not).
+
+    Tenant purge calls this first, with the databases that hold tenant rows,
+    and refuses to go on while `left` is not empty: each copy holds the purged
+    tenant's rows.
     """
     dropped, left = [], []
     with engine.connect() as connection:
         connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        rows = connection.execute(_KEPT_COPIES, {"pattern": DRILL_COPY_PATTERN, "comment": DRILL_COPY_COMMENT}).all()
+        rows = _kept(connection, sources)
         for name, droppable in rows:
             if not droppable:
                 left.append(name)
