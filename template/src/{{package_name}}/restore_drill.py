@@ -50,7 +50,7 @@ POSTGRES_RTO_SECONDS = 3600
 #: The comment on a drill copy while the drill runs, and on one kept with `keep`: with the name
 #: pattern, how tenant purge finds kept copies (a running drill's copy is dropped by the drill).
 DRILL_RUNNING_COMMENT = "restore-drill copy: in progress"
-DRILL_COPY_COMMENT = "restore-drill copy: kept; holds every tenant's rows; dropped by tenant purge"
+DRILL_COPY_COMMENT = "restore-drill copy: kept; holds the rows of every tenant; dropped by tenant purge"
 #: `<source[:49]>_drill_<6 hex>`; tenant databases end in 12 hex digits, so never match.
 DRILL_COPY_PATTERN = "_drill_[0-9a-f]{6}$"
 _SOURCE_PREFIX = 49
