@@ -61,9 +61,7 @@ _KEPT_COPIES = text(
     " WHERE datname ~ :pattern AND shobj_description(d.oid, 'pg_database') = :comment"
     " AND left(datname::text, :without_suffix) = ANY(:sources) ORDER BY datname"
 )
-_SOURCE_OWNER = text(
-    "SELECT quote_ident(pg_get_userbyid(datdba)) FROM pg_database WHERE datname = :name"
-)
+_SOURCE_OWNER = text("SELECT quote_ident(pg_get_userbyid(datdba)) FROM pg_database WHERE datname = :name")
 
 _TABLES = text(
     """
