@@ -34,7 +34,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -244,12 +244,18 @@ def run_restore_drill(source_url: str, *, rto_seconds: int = POSTGRES_RTO_SECOND
 
 
 def _hand_to_source_owner(connection: Connection, source: str, restored_name: str) -> None:
-    """A kept copy belongs to the source's owner, the role `tenants purge` runs as, so purge can drop it."""
+    """A kept copy belongs to the source's owner, the role `tenants purge` runs as, so purge can drop it.
+
+    A drill role that may not hand it over (not a member of the owner role)
+    keeps it; it is marked kept all the same, so tenant purge finds it and
+    refuses, naming it, until whoever ran the drill drops it.
+    """
     if connection.execute(_SOURCE_OWNER, {"name": restored_name}).first() is None:
         return  # the drill failed before the copy existed
     owner = connection.execute(_SOURCE_OWNER, {"name": source}).scalar_one()
-    # `owner` comes from pg_catalog through quote_ident, never from input.
-    connection.execute(text(f'ALTER DATABASE "{restored_name}" OWNER TO {owner}'))
+    with suppress(DBAPIError):  # autocommit: a refusal aborts nothing; the mark below still goes on
+        # `owner` comes from pg_catalog through quote_ident, never from input.
+        connection.execute(text(f'ALTER DATABASE "{restored_name}" OWNER TO {owner}'))
     connection.execute(text(f"COMMENT ON DATABASE \"{restored_name}\" IS '{DRILL_COPY_COMMENT}'"))
 
 
