@@ -215,6 +215,17 @@ class TenantLifecycleError(TenantError):
     code = "tenant_lifecycle"
 
 
+class TenantStorageConflictError(TenantLifecycleError):
+    """Provisioning would adopt a schema or database that is not this tenant's: refused, nothing adopted.
+
+    Raised when the tenant's schema / database already exists but the registry
+    does not record it as this tenant's, or when the registry records that name
+    for another tenant id (a hash collision, or a forged row).
+    """
+
+    code = "tenant_storage_conflict"
+
+
 class NotFoundError(AppError):
     """The record does not exist for this caller (another tenant's record looks exactly the same)."""
 

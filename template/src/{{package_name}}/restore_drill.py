@@ -4,10 +4,20 @@
    fingerprint every table in it (row count + SHA-256 over the sorted row
    hashes), so writes during the drill cannot make the comparison flaky.
 2. `pg_dump --snapshot` the very same snapshot (custom format).
-3. Create an empty database and `pg_restore` into it; this is the timed part
+3. Create an empty database, revoke PUBLIC's CONNECT and TEMP on it and mark
+   it as a running drill's copy (`DRILL_RUNNING_COMMENT`), then `pg_restore` into it and
+   revoke PUBLIC's privileges on its `public` schema; this is the timed part
    compared with the RTO (docs/operations/rto-rpo.md).
 4. Fingerprint the restored database and compare table by table.
-5. Drop the restored database (unless `keep`).
+5. Drop the restored database -- unless `keep`: then it is handed to the
+   source database's owner and marked kept (`DRILL_COPY_COMMENT`), so the
+   schema owner's `tenants purge` can find and drop it.
+
+A copy holds every tenant's rows, and a kept one would outlive a tenant's
+deletion: tenant purge drops every kept copy of the databases holding tenant
+rows (`drop_kept_copies`, found by name and mark) and refuses to finish while
+one it cannot drop remains. So a kept copy lives until the next tenant purge
+or until an operator drops it.
 
 Fingerprints run with `row_security = off`: with a role that row-level
 security would filter, Postgres raises instead of silently counting fewer rows.
@@ -24,17 +34,34 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 
 from .errors import ConfigurationError
 
 #: The PostgreSQL recovery-time objective of docs/operations/rto-rpo.md (a test keeps them equal).
 POSTGRES_RTO_SECONDS = 3600
+
+#: The comment on a drill copy while the drill runs, and on one kept with `keep`: with the name
+#: pattern, how tenant purge finds kept copies (a running drill's copy is dropped by the drill).
+DRILL_RUNNING_COMMENT = "restore-drill copy: in progress"
+DRILL_COPY_COMMENT = "restore-drill copy: kept; holds the rows of every tenant; dropped by tenant purge"
+#: `<source[:49]>_drill_<6 hex>`; tenant databases end in 12 hex digits, so never match.
+DRILL_COPY_PATTERN = "_drill_[0-9a-f]{6}$"
+_SOURCE_PREFIX = 49
+_SUFFIX = len("_drill_") + 6
+
+_KEPT_COPIES = text(
+    "SELECT datname, pg_has_role(current_user, datdba, 'MEMBER') AS droppable FROM pg_database d"
+    " WHERE datname ~ :pattern AND shobj_description(d.oid, 'pg_database') = :comment"
+    " AND left(datname::text, :without_suffix) = ANY(:sources) ORDER BY datname"
+)
+_SOURCE_OWNER = text("SELECT quote_ident(pg_get_userbyid(datdba)) FROM pg_database WHERE datname = :name")
 
 _TABLES = text(
     """
@@ -151,7 +178,8 @@ def run_restore_drill(source_url: str, *, rto_seconds: int = POSTGRES_RTO_SECOND
     source = make_url(source_url).set(drivername="postgresql+psycopg")
     if not source.database:
         raise ConfigurationError("the source URL must name a database")
-    restored_name = f"{source.database}_drill_{secrets.token_hex(3)}"[:63]
+    # The random suffix survives truncation (Postgres names stop at 63 bytes): purge finds copies by it.
+    restored_name = f"{source.database[:_SOURCE_PREFIX]}_drill_{secrets.token_hex(3)}"
     admin = create_engine(source, isolation_level="AUTOCOMMIT")
     args, env = _libpq(source)
     with tempfile.TemporaryDirectory(prefix="restore-drill-") as directory:
@@ -175,19 +203,26 @@ def run_restore_drill(source_url: str, *, rto_seconds: int = POSTGRES_RTO_SECOND
             started = time.perf_counter()
             with admin.connect() as connection:
                 connection.execute(text(f'CREATE DATABASE "{restored_name}"'))
+                # Closed before any row arrives: a copy of every tenant's data is not for every role.
+                connection.execute(text(f'REVOKE ALL ON DATABASE "{restored_name}" FROM PUBLIC'))
+                connection.execute(text(f"COMMENT ON DATABASE \"{restored_name}\" IS '{DRILL_RUNNING_COMMENT}'"))
             _run([_tool("pg_restore"), *args, "--exit-on-error", f"--dbname={restored_name}", str(dump)], env)
             restore_seconds = time.perf_counter() - started
             started = time.perf_counter()
             restored_engine = create_engine(source.set(database=restored_name))
             try:
                 with restored_engine.connect() as connection, connection.begin():
+                    # The dump may carry PUBLIC's grants on `public`; the copy keeps none.
+                    connection.execute(text("REVOKE ALL ON SCHEMA public FROM PUBLIC"))
                     actual = fingerprint(connection)
             finally:
                 restored_engine.dispose()
             verify_seconds = time.perf_counter() - started
         finally:
-            if not keep:
-                with admin.connect() as connection:
+            with admin.connect() as connection:
+                if keep:
+                    _hand_to_source_owner(connection, source.database, restored_name)
+                else:
                     connection.execute(text(f'DROP DATABASE IF EXISTS "{restored_name}" WITH (FORCE)'))
             admin.dispose()
     mismatches = [
@@ -206,3 +241,60 @@ def run_restore_drill(source_url: str, *, rto_seconds: int = POSTGRES_RTO_SECOND
         tables=expected,
         mismatches=mismatches,
     )
+
+
+def _hand_to_source_owner(connection: Connection, source: str, restored_name: str) -> None:
+    """A kept copy belongs to the source's owner, the role `tenants purge` runs as, so purge can drop it.
+
+    A drill role that may not hand it over (not a member of the owner role)
+    keeps it; it is marked kept all the same, so tenant purge finds it and
+    refuses, naming it, until whoever ran the drill drops it.
+    """
+    if connection.execute(_SOURCE_OWNER, {"name": restored_name}).first() is None:
+        return  # the drill failed before the copy existed
+    owner = connection.execute(_SOURCE_OWNER, {"name": source}).scalar_one()
+    with suppress(DBAPIError):  # autocommit: a refusal aborts nothing; the mark below still goes on
+        # `owner` comes from pg_catalog through quote_ident, never from input.
+        connection.execute(text(f'ALTER DATABASE "{restored_name}" OWNER TO {owner}'))
+    connection.execute(text(f"COMMENT ON DATABASE \"{restored_name}\" IS '{DRILL_COPY_COMMENT}'"))
+
+
+def _kept(connection: Connection, sources: list[str]) -> list[tuple[str, bool]]:
+    parameters = {
+        "pattern": DRILL_COPY_PATTERN,
+        "comment": DRILL_COPY_COMMENT,
+        "without_suffix": -_SUFFIX,
+        "sources": [source[:_SOURCE_PREFIX] for source in sources],
+    }
+    return [(row.datname, row.droppable) for row in connection.execute(_KEPT_COPIES, parameters)]
+
+
+def kept_copies(connection: Connection, sources: list[str]) -> list[str]:
+    """The kept restore-drill copies of the databases named in `sources`."""
+    return [name for name, _ in _kept(connection, sources)]
+
+
+def drop_kept_copies(engine: Engine, sources: list[str]) -> tuple[list[str], list[str]]:
+    """Drop every kept drill copy of `sources` this role may drop; returns (dropped, left: those it may not).
+
+    Tenant purge calls this first, with the databases that hold tenant rows,
+    and refuses to go on while `left` is not empty: each copy holds the purged
+    tenant's rows.
+    """
+    dropped, left = [], []
+    with engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        rows = _kept(connection, sources)
+        for name, droppable in rows:
+            if not droppable:
+                left.append(name)
+                continue
+            # `name` comes from pg_database and matched DRILL_COPY_PATTERN; quoted as an identifier.
+            quoted = connection.dialect.identifier_preparer.quote_identifier(name)
+            try:
+                connection.execute(text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+            except DBAPIError:
+                left.append(name)  # e.g. another role's session holds it and this role may not end it
+                continue
+            dropped.append(name)
+    return dropped, left

@@ -16,7 +16,7 @@ from typing import Final
 
 from sqlalchemy import Connection, text
 
-from ..errors import InvalidTenantError, MissingTenantError
+from ..errors import InvalidTenantError, MissingTenantError, TenantStorageConflictError
 from ..security.principal import Principal
 
 #: Tenant ids as IdPs issue them: slugs, GUIDs (Entra `tid`), domains (Google `hd`).
@@ -70,19 +70,29 @@ def pin_rows_to_tenant(owner: Connection, qualified_table: str, tenant: Tenant) 
 
     Isolation comes from the schema or database; the constraint makes a row
     written with another tenant's id fail loudly instead of sitting, mislabelled,
-    in the wrong place. Idempotent. `qualified_table` is built from allow-listed names.
+    in the wrong place. Idempotent, and an existing constraint must name THIS
+    tenant: one naming another tenant means the table belongs to someone else,
+    and provisioning refuses rather than adopt it. `qualified_table` is built
+    from allow-listed names.
     """
-    exists = owner.execute(
-        text("SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(:t) AND conname = :c"),
+    existing = owner.execute(
+        text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = to_regclass(:t) AND conname = :c"),
         {"t": qualified_table, "c": TENANT_OWNER_CONSTRAINT},
-    ).first()
-    if exists is None:
-        literal = owner.execute(text("SELECT quote_literal(:tenant)"), {"tenant": tenant.id}).scalar_one()
-        owner.execute(
-            text(
-                f"ALTER TABLE {qualified_table} ADD CONSTRAINT {TENANT_OWNER_CONSTRAINT} CHECK (tenant_id = {literal})"
+    ).scalar_one_or_none()
+    if existing is not None:
+        if _QUOTED_LITERAL.findall(existing) != [tenant.id]:
+            raise TenantStorageConflictError(
+                f"{qualified_table} is pinned to another tenant ({existing}); refusing to adopt it for {tenant.id!r}"
             )
-        )
+        return
+    literal = owner.execute(text("SELECT quote_literal(:tenant)"), {"tenant": tenant.id}).scalar_one()
+    owner.execute(
+        text(f"ALTER TABLE {qualified_table} ADD CONSTRAINT {TENANT_OWNER_CONSTRAINT} CHECK (tenant_id = {literal})")
+    )
+
+
+#: String literals in a constraint definition (tenant ids never contain a quote: TENANT_ID_PATTERN).
+_QUOTED_LITERAL: Final = re.compile(r"'([^']*)'")
 
 
 def checked_identifier(name: str) -> str:

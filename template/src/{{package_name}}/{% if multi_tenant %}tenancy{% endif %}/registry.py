@@ -8,6 +8,14 @@ the tenant (`pooled.py`). Authentication reads it on every request
 (`security/admission.py`), so a `suspended` or `deleted` tenant is refused
 in every tenancy model. It holds ids only, never tenant data; a deleted
 tenant's row stays, so the id cannot quietly come back.
+
+Schema and silo tenancy also record each tenant's schema / database name in
+`storage_name` (UNIQUE, migration `tenancy_0003`) BEFORE creating it:
+`claim_storage` refuses a name that another tenant id holds (a collision of
+the 48-bit digest in `Tenant.object_name`, or a forged row) and a schema or
+database that already exists without being recorded as this tenant's, so
+provisioning never adopts storage -- and the rows in it -- that it did not
+create for this tenant.
 """
 
 from __future__ import annotations
@@ -16,8 +24,14 @@ from datetime import datetime
 from typing import Final, Literal
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
 
-from ..errors import TenantDeletedError, TenantNotProvisionedError, TenantSuspendedError
+from ..errors import (
+    TenantDeletedError,
+    TenantNotProvisionedError,
+    TenantStorageConflictError,
+    TenantSuspendedError,
+)
 from .context import Tenant
 
 Status = Literal["provisioning", "active", "suspended", "deleted"]
@@ -38,6 +52,9 @@ _SET_STATUS: Final = text(
 _DELETED_AT: Final = text("SELECT deleted_at FROM tenants WHERE id = :tenant AND status = 'deleted'")
 _ACTIVE: Final = text("SELECT id FROM tenants WHERE status = 'active' ORDER BY id")
 _PROVISIONED: Final = text("SELECT id FROM tenants WHERE status IN ('active', 'suspended') ORDER BY id")
+_HOLDER: Final = text("SELECT id FROM tenants WHERE storage_name = :name")
+_STORAGE_OF: Final = text("SELECT storage_name FROM tenants WHERE id = :tenant FOR UPDATE")
+_RECORD_STORAGE: Final = text("UPDATE tenants SET storage_name = :name WHERE id = :tenant AND storage_name IS NULL")
 
 
 def register(connection: Connection, tenant: Tenant, status: Status = "active") -> bool:
@@ -87,3 +104,58 @@ def active_tenants(connection: Connection) -> list[str]:
 def provisioned_tenants(connection: Connection) -> list[str]:
     """Active and suspended tenants: their storage exists and must follow every migration."""
     return list(connection.execute(_PROVISIONED).scalars())
+
+
+def claim_storage(connection: Connection, tenant: Tenant, name: str, *, exists: bool) -> bool:
+    """Record `name` as the registered tenant's schema / database before it is created; True when newly recorded.
+
+    Refuses (TenantStorageConflictError, the caller's transaction must roll
+    back) when another tenant id holds the name, when the tenant already
+    records a different name, or when the schema / database `exists` but is
+    not recorded as this tenant's: provisioning never adopts what it did not
+    create. Re-provisioning the same tenant finds its own record: idempotent.
+    """
+    recorded = _record(connection, tenant, name)
+    if exists and recorded is None:
+        raise TenantStorageConflictError(
+            f"{name!r} already exists but is not registered to tenant {tenant.id!r}; "
+            "refusing to adopt it (inspect it, then drop or rename it)"
+        )
+    if recorded is None:
+        _write_record(connection, tenant, name)
+        return True
+    return False
+
+
+def record_storage(connection: Connection, tenant: Tenant, name: str) -> None:
+    """`tenants migrate`: record the name of a tenant provisioned before `storage_name` existed (idempotent).
+
+    Only for tenants the registry already lists as provisioned (their storage
+    was created by `tenants create`); a name held by another tenant is refused.
+    """
+    if _record(connection, tenant, name) is None:
+        _write_record(connection, tenant, name)
+
+
+def _record(connection: Connection, tenant: Tenant, name: str) -> str | None:
+    """The name the tenant records (None: none yet); refuses a name held by someone else."""
+    holder = connection.execute(_HOLDER, {"name": name}).scalar_one_or_none()
+    if holder is not None and holder != tenant.id:
+        raise TenantStorageConflictError(
+            f"{name!r} is registered to another tenant; tenant {tenant.id!r} cannot use it"
+        )
+    recorded = connection.execute(_STORAGE_OF, {"tenant": tenant.id}).scalar_one_or_none()
+    if recorded is not None and recorded != name:
+        raise TenantStorageConflictError(f"tenant {tenant.id!r} is registered with {recorded!r}, not {name!r}")
+    return recorded
+
+
+def _write_record(connection: Connection, tenant: Tenant, name: str) -> None:
+    """UPDATE under the UNIQUE constraint: a concurrent claim of the same name fails here, not silently."""
+    try:
+        with connection.begin_nested():
+            connection.execute(_RECORD_STORAGE, {"tenant": tenant.id, "name": name})
+    except IntegrityError as error:
+        raise TenantStorageConflictError(
+            f"{name!r} is registered to another tenant; tenant {tenant.id!r} cannot use it"
+        ) from error
