@@ -32,7 +32,12 @@ import lock_generated  # noqa: E402 - the lock generator lives in scripts/
 
 COMBINATIONS = {
     "default": {},
-    "opa-cloud-nobilling": {"policy_engine": "opa", "secrets_backend": "cloud", "payment_provider": "none"},
+    "opa-cloud-nobilling": {
+        "policy_engine": "opa",
+        "secrets_backend": "cloud",
+        "payment_provider": "none",
+        "tenancy": "schema",
+    },
     "keycloak-silo-adyen-ai": {"idp": "keycloak", "tenancy": "silo", "payment_provider": "adyen", "ai_features": True},
 }
 
@@ -420,7 +425,7 @@ def _semgrep(target: Path, rules: Path) -> list[dict[str, Any]]:
 
 def test_semgrep_rules_are_quiet_on_the_app_and_fire_on_bad_code(projects: dict[str, Path], tmp_path: Path) -> None:
     rules = projects["default"] / ".semgrep"
-    for name in ("default", "opa-cloud-nobilling"):
+    for name in COMBINATIONS:  # pooled, schema and silo tenancy: each has its own SQL
         findings = _semgrep(projects[name] / "src", rules)
         assert findings == [], [(f["check_id"], f["path"], f["start"]["line"]) for f in findings]
     bad = tmp_path / "app" / "bad.py"
@@ -439,7 +444,7 @@ def test_semgrep_rules_are_quiet_on_the_app_and_fire_on_bad_code(projects: dict[
 
 
 def test_bandit_finds_nothing_at_ci_thresholds(projects: dict[str, Path]) -> None:
-    for name in ("default", "opa-cloud-nobilling"):
+    for name in COMBINATIONS:
         result = subprocess.run(
             [
                 tools.bandit(),
