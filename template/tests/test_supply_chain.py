@@ -454,7 +454,8 @@ elif command == "ecs describe-tasks":
     names = ("app", "audit-forward", "drift")
     containers = [{"name": n, "exitCode": code, "imageDigest": digest} for n in names]
     if "FAKE_OPA_IMAGE" in os.environ:
-        containers.append({"name": "opa", "imageDigest": os.environ.get("FAKE_OPA_RUNNING_DIGEST", "sha256:" + "0a" * 32)})
+        opa = os.environ.get("FAKE_OPA_RUNNING_DIGEST", "sha256:" + "0a" * 32)
+        containers.append({"name": "opa", "imageDigest": opa})
     print(json.dumps({"tasks": [{"taskArn": arn, "taskDefinitionArn": os.environ.get("FAKE_RUNNING_TD", "arn:td/app:8"),
         "containers": containers} for arn in args[args.index("--tasks") + 1:]]}))
 """
