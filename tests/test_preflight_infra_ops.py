@@ -709,7 +709,7 @@ def test_the_task_definition_before_issue_19_fails_deploy_opa_sidecar(rendered, 
         (
             '    mountPoints = [{ sourceVolume = "opa-policy", containerPath = "/policy", readOnly = true }]\n',
             '    mountPoints = [{ sourceVolume = "opa-policy", containerPath = "/policy", readOnly = true }]\n'
-            "    portMappings = [{ containerPort = 8181, protocol = \"tcp\" }]\n",
+            '    portMappings = [{ containerPort = 8181, protocol = "tcp" }]\n',
             "OPA does not listen on loopback only (--addr=127.0.0.1:8181, with port mappings)",
         ),
         (
@@ -723,15 +723,15 @@ def test_the_task_definition_before_issue_19_fails_deploy_opa_sidecar(rendered, 
             "the app container does not wait for OPA to be healthy",
         ),
         (
-            '    name                   = "opa"\n    image                  = var.opa_image\n    essential              = true\n'
+            "    image                  = var.opa_image\n    essential              = true\n"
             '    user                   = "10001:10001"\n',
-            '    name                   = "opa"\n    image                  = var.opa_image\n    essential              = true\n'
+            "    image                  = var.opa_image\n    essential              = true\n"
             '    user                   = "0"\n',
             "the opa container may run as root, write its root filesystem or run privileged",
         ),
         (
             '      condition     = startswith(var.opa_image, "${aws_ecr_repository.opa.repository_url}@sha256:")',
-            "      condition     = var.opa_image != \"\"",
+            '      condition     = var.opa_image != ""',
             "the opa container's image is not pinned to this stack's -opa ECR repository",
         ),
         (

@@ -97,7 +97,7 @@ def _opa_repository_findings(files: dict[str, str], block: _hcl.Block, relative:
             Finding(
                 "the opa container's image is not pinned to this stack's -opa ECR repository",
                 'add a precondition: startswith(var.opa_image, "${aws_ecr_repository.opa.repository_url}@sha256:"), '
-                'with aws_ecr_repository.opa named "${var.name}-opa" (the promotion job copies the pinned digest there)',
+                'with aws_ecr_repository.opa named "${var.name}-opa" (the promotion job copies the pinned digest in)',
                 relative,
                 line,
             )
@@ -219,4 +219,4 @@ def opa_sidecar(project: Project) -> Outcome:
             )
     if findings:
         return failed(*findings)
-    return passed("the app's task runs OPA on loopback, pinned by digest to the -opa repository, healthy before the app")
+    return passed("the app's task runs OPA on loopback, pinned to the -opa repository by digest, healthy first")
