@@ -6,7 +6,8 @@ skips, when it is missing. Which answers change the Terraform, and how:
 `idp` (the IdP module and its provider), `payment_provider` (billing on/off:
 the invoice bucket and its IAM; the egress allow-list), `tenancy` (per-tenant
 KMS keys for schema/silo, a tenant-bound KMS statement for pooled+cloud) and
-`secrets_backend` (Secrets Manager or Vault wiring). `COVERING` renders a set
+`secrets_backend` (Secrets Manager or Vault wiring), `policy_engine` (the OPA sidecar, its ECR repository
+and the promotion role's access to it). `COVERING` renders a set
 in which every value of each of them occurs and every pair of the three that
 interact (secrets_backend x tenancy x billing) occurs; checkov scans all of
 them in one run. The parse-based checks run over every distinct .tf file of
@@ -34,17 +35,17 @@ REPO = Path(__file__).resolve().parents[1]
 CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
 HOW_TO_CREATE = "create it with `bash scripts/tools_venv.sh` (or `make tools`), which installs the pinned checkov"
 
-#: (secrets_backend, tenancy, payment_provider, idp): every (backend, tenancy), (backend, billing) and
-#: (tenancy, billing) pair, and every idp and payment provider at least once.
-COVERING: tuple[tuple[str, str, str, str], ...] = (
-    ("vault", "single", "stripe", "auth0"),
-    ("vault", "pooled", "none", "okta"),
-    ("vault", "schema", "adyen", "entra"),
-    ("vault", "silo", "none", "keycloak"),
-    ("cloud", "single", "none", "cognito"),
-    ("cloud", "pooled", "braintree", "google"),
-    ("cloud", "schema", "none", "generic_oidc"),
-    ("cloud", "silo", "paddle", "auth0"),
+#: (secrets_backend, tenancy, payment_provider, idp, policy_engine): every (backend, tenancy), (backend, billing)
+#: and (tenancy, billing) pair, every idp and payment provider at least once, and OPA with both backends.
+COVERING: tuple[tuple[str, str, str, str, str], ...] = (
+    ("vault", "single", "stripe", "auth0", "casbin"),
+    ("vault", "pooled", "none", "okta", "opa"),
+    ("vault", "schema", "adyen", "entra", "casbin"),
+    ("vault", "silo", "none", "keycloak", "casbin"),
+    ("cloud", "single", "none", "cognito", "casbin"),
+    ("cloud", "pooled", "braintree", "google", "casbin"),
+    ("cloud", "schema", "none", "generic_oidc", "casbin"),
+    ("cloud", "silo", "paddle", "auth0", "opa"),
 )
 
 #: Every inline checkov skip the template may carry, with why it is acceptable (docs/infrastructure.md repeats them).
@@ -94,7 +95,7 @@ def _render(template: Path, destination: Path, answers: dict[str, Any]) -> Path:
     return destination
 
 
-def _combo_name(combo: tuple[str, str, str, str]) -> str:
+def _combo_name(combo: tuple[str, str, str, str, str]) -> str:
     return "__".join(combo)
 
 
@@ -104,8 +105,14 @@ def covering(template_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) 
     root = tmp_path_factory.mktemp("infra")
     trees = {}
     for combo in COVERING:
-        backend, tenancy, payment, idp = combo
-        answers = {"secrets_backend": backend, "tenancy": tenancy, "payment_provider": payment, "idp": idp}
+        backend, tenancy, payment, idp, engine = combo
+        answers = {
+            "secrets_backend": backend,
+            "tenancy": tenancy,
+            "payment_provider": payment,
+            "idp": idp,
+            "policy_engine": engine,
+        }
         project = _render(template_snapshot, root / "projects" / _combo_name(combo), answers)
         trees[_combo_name(combo)] = project / "infra" / "terraform"
     yield trees
@@ -471,10 +478,13 @@ def test_environments_pin_providers_and_lock_encrypted_remote_state(
         assert f'environment             = "{environment}"' in _text(tree, f"environments/{environment}/main.tf")
 
 
-def test_every_idp_and_payment_provider_is_covered() -> None:
+def test_every_idp_payment_provider_and_policy_engine_is_covered() -> None:
     assert {combo[3] for combo in COVERING} == set(available_ids("idp"))
     assert {combo[2] for combo in COVERING} == set(available_ids("payment_provider"))
-    pairs = {(backend, tenancy, payment == "none") for backend, tenancy, payment, _ in COVERING}
+    assert {(combo[0], combo[4]) for combo in COVERING} == {
+        (backend, engine) for backend in available_ids("secrets_backend") for engine in available_ids("policy_engine")
+    }
+    pairs = {(backend, tenancy, payment == "none") for backend, tenancy, payment, _, _ in COVERING}
     assert {(backend, tenancy) for backend, tenancy, _ in pairs} == {
         (backend, tenancy) for backend in available_ids("secrets_backend") for tenancy in available_ids("tenancy")
     }

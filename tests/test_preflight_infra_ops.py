@@ -47,9 +47,14 @@ TF = Path("infra/terraform/modules")
 
 @pytest.fixture(scope="module")
 def rendered(template_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The default project and one on the cloud secret manager (silo tenancy, no billing); tests break copies."""
+    """The default project, one on the cloud secret manager (silo tenancy, no billing) and one on OPA; tests
+    break copies."""
     root = tmp_path_factory.mktemp("preflight-infra-ops")
-    answers = {"default": {}, "cloud": {"secrets_backend": "cloud", "tenancy": "silo", "payment_provider": "none"}}
+    answers = {
+        "default": {},
+        "cloud": {"secrets_backend": "cloud", "tenancy": "silo", "payment_provider": "none"},
+        "opa": {"policy_engine": "opa"},
+    }
     for name, data in answers.items():
         copier.run_copy(str(template_snapshot), root / name, data=data, defaults=True, quiet=True, unsafe=False)
     return {name: root / name for name in answers}
@@ -650,6 +655,125 @@ resource "aws_iam_role_policy" "p" {
 def test_an_unverified_image_path_fails_deploy_04(
     project: Path, relative: Path, old: str, new: str, message: str
 ) -> None:
+    _edit(project / relative, old, new)
+    findings = _broken(project, "DEPLOY-04", "deploy.one_verified_digest")
+    assert [f.message for f in findings] == [message]
+    assert findings[0].path == str(relative)
+
+
+# ------------------------------------------------------------------ the OPA sidecar (issue 19)
+
+RUNTIME = TF / "runtime" / "main.tf"
+
+
+def test_an_opa_project_ships_its_sidecar_and_passes_authz_10_and_deploy_04(rendered, tmp_path, no_checkov) -> None:
+    report = run_preflight(_copy(rendered, tmp_path, "opa"), only=["AUTHZ-10", "DEPLOY-04"])
+    for check in ("deploy.opa_sidecar", "deploy.one_verified_digest"):
+        outcome = _outcome(report, check)
+        assert outcome.status is Status.PASSED, (check, [f.message for f in outcome.findings])
+
+
+def test_a_casbin_project_has_no_sidecar_and_authz_10_does_not_apply(project: Path) -> None:
+    assert '"opa"' not in (project / RUNTIME).read_text(encoding="utf-8")
+    report = run_preflight(project, only=["AUTHZ-10", "DEPLOY-04"])
+    assert "AUTHZ-10" not in {result.control_id for result in report.results}, "it applies when policy_engine == 'opa'"
+    assert _outcome(report, "deploy.one_verified_digest").status is Status.PASSED
+
+
+def test_the_task_definition_before_issue_19_fails_deploy_opa_sidecar(rendered, tmp_path, no_checkov) -> None:
+    """What an OPA project deployed before: the app and audit-forward only, so every decision was a denial."""
+    project = _copy(rendered, tmp_path, "opa")
+    main = project / RUNTIME
+    text = main.read_text(encoding="utf-8")
+    start = text.index("    }, {\n    # Copies policy/authz.rego")
+    end = text.index("  }])\n", start)
+    text = text[:start] + text[end:]
+    text = text.replace('    dependsOn = [{ containerName = "opa", condition = "HEALTHY" }]\n', "")
+    main.write_text(text, encoding="utf-8")
+    findings = _broken(project, "AUTHZ-10", "deploy.opa_sidecar")
+    assert [f.message for f in findings] == [
+        "task definition app runs the app without an OPA sidecar: with policy_engine=opa, every decision would be "
+        "a denial once deployed"
+    ]
+    assert findings[0].path == str(RUNTIME)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            '"--addr=127.0.0.1:8181"',
+            '"--addr=0.0.0.0:8181"',
+            "OPA does not listen on loopback only (--addr=0.0.0.0:8181)",
+        ),
+        (
+            '    mountPoints = [{ sourceVolume = "opa-policy", containerPath = "/policy", readOnly = true }]\n',
+            '    mountPoints = [{ sourceVolume = "opa-policy", containerPath = "/policy", readOnly = true }]\n'
+            '    portMappings = [{ containerPort = 8181, protocol = "tcp" }]\n',
+            "OPA does not listen on loopback only (--addr=127.0.0.1:8181, with port mappings)",
+        ),
+        (
+            "    healthCheck = {\n",
+            "    noHealthCheck = {\n",
+            "the opa container has no health check",
+        ),
+        (
+            '    dependsOn = [{ containerName = "opa", condition = "HEALTHY" }]\n',
+            '    dependsOn = [{ containerName = "opa", condition = "START" }]\n',
+            "the app container does not wait for OPA to be healthy",
+        ),
+        (
+            "    image                  = var.opa_image\n    essential              = true\n"
+            '    user                   = "10001:10001"\n',
+            "    image                  = var.opa_image\n    essential              = true\n"
+            '    user                   = "0"\n',
+            "the opa container may run as root, write its root filesystem or run privileged",
+        ),
+        (
+            '      condition     = startswith(var.opa_image, "${aws_ecr_repository.opa.repository_url}@sha256:")',
+            '      condition     = var.opa_image != ""',
+            "the opa container's image is not pinned to this stack's -opa ECR repository",
+        ),
+        (
+            "    image                  = var.opa_image\n",
+            '    image                  = "openpolicyagent/opa:latest"\n',
+            "the opa container runs 'openpolicyagent/opa:latest', not var.opa_image (a pinned digest)",
+        ),
+    ],
+    ids=["all-interfaces", "port-mapping", "no-health-check", "app-does-not-wait", "root", "no-pin", "by-tag"],
+)
+def test_an_opa_sidecar_that_is_not_loopback_pinned_healthy_and_unprivileged_fails_authz_10(
+    rendered, tmp_path, no_checkov, old: str, new: str, message: str
+) -> None:
+    project = _copy(rendered, tmp_path, "opa")
+    _edit(project / RUNTIME, old, new)
+    findings = _broken(project, "AUTHZ-10", "deploy.opa_sidecar")
+    assert [f.message for f in findings] == [message]
+    assert findings[0].path == str(RUNTIME)
+
+
+@pytest.mark.parametrize(
+    ("relative", "old", "new", "message"),
+    [
+        (
+            RUNTIME,
+            '    name                   = "audit-forward"\n    image                  = var.image',
+            '    name                   = "audit-forward"\n    image                  = var.opa_image',
+            "task definition app runs a container on var.opa_image, not the verified var.image",
+        ),
+        (
+            TF / "runtime" / "variables.tf",
+            '@sha256:[0-9a-f]{64}$", var.opa_image))',
+            '(@sha256:[0-9a-f]{64})?$", var.opa_image))',
+            "variable opa_image accepts a tag",
+        ),
+    ],
+    ids=["opa-image-in-another-container", "opa-image-by-tag"],
+)
+def test_only_the_opa_container_may_run_the_opa_digest_and_only_by_digest(
+    rendered, tmp_path, no_checkov, relative: Path, old: str, new: str, message: str
+) -> None:
+    project = _copy(rendered, tmp_path, "opa")
     _edit(project / relative, old, new)
     findings = _broken(project, "DEPLOY-04", "deploy.one_verified_digest")
     assert [f.message for f in findings] == [message]

@@ -2,6 +2,7 @@
 
     python3 scripts/ecs_release.py run-task --cluster C --service S [--family F] [--image IMG@sha256:...] [-- migrate]
     python3 scripts/ecs_release.py deploy --cluster C --service S --image IMG@sha256:... [--also-family F]
+        [--opa-image IMG-opa@sha256:...]
 
 `run-task` registers a revision of task family F (default: the service's) with
 the given image, runs it once in the service's network configuration, waits
@@ -17,6 +18,11 @@ containers runs the digest.
 Every container of a task shares the task's IAM role, so every container gets
 the verified image, not just the first: a task definition holding a container
 whose image comes from another repository is refused rather than half-updated.
+The one exception is by name (`SIDECARS`): a container called `opa` (the OPA
+sidecar of projects on OPA) runs `--opa-image`, a digest in the app repository's
+`-opa` sibling, which the promotion job filled with the digest pinned in
+policy/opa-image.txt. A task holding an `opa` container without `--opa-image`,
+or an `--opa-image` from any other repository, is refused.
 The deploy workflow calls both only with a digest whose signature, provenance
 and SBOM it has verified; an image by tag is refused, so what runs is exactly
 what was verified.
@@ -37,6 +43,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+#: Containers that run their own pinned image, by name -> the suffix of their repository's name (the
+#: app repository's name + suffix). Every other container runs the verified app image.
+SIDECARS = {"opa": "-opa"}
 DIGEST_REFERENCE = re.compile(r"^[a-z0-9./_-]+(:[0-9]+)?(/[a-z0-9._-]+)*@sha256:[0-9a-f]{64}$")
 #: Fields describe-task-definition returns that register-task-definition does not accept.
 READ_ONLY_FIELDS = (
@@ -85,12 +94,31 @@ def _images(definition: dict[str, Any]) -> dict[str, str]:
     return {container["name"]: str(container.get("image", "")) for container in definition["containerDefinitions"]}
 
 
-def _replace_every_image(definition: dict[str, Any], image: str) -> None:
-    """Point every container at `image`; refuse when one comes from another repository (it would keep an
-    unverified image next to the verified one, with the same task role)."""
+def _expected_image(name: str, image: str, sidecars: dict[str, str]) -> tuple[str, str | None]:
+    """(the repository container `name` must come from, the image it gets: None when none was given)."""
+    if name not in SIDECARS:
+        return repository(image), image
+    return repository(image) + SIDECARS[name], sidecars.get(name)
+
+
+def _replace_every_image(definition: dict[str, Any], image: str, sidecars: dict[str, str]) -> None:
+    """Point every container at `image` (a sidecar of SIDECARS at its own pinned image); refuse when one
+    comes from another repository (it would keep an unverified image next to the verified one, with the
+    same task role), or a sidecar has no image given."""
     foreign = {
-        name: current for name, current in _images(definition).items() if repository(current) != repository(image)
+        name: current
+        for name, current in _images(definition).items()
+        if repository(current) != _expected_image(name, image, sidecars)[0]
     }
+    for name, given in sidecars.items():
+        if repository(given) != repository(image) + SIDECARS[name]:
+            raise ReleaseError(f"the {name} image {given} does not come from {repository(image)}{SIDECARS[name]}")
+    missing = sorted(name for name in _images(definition) if name in SIDECARS and name not in sidecars)
+    if missing:
+        raise ReleaseError(
+            f"{definition.get('family', 'the task definition')}: container(s) {', '.join(missing)} run a pinned "
+            "sidecar image; pass it (--opa-image, the digest the promotion job copied) rather than keep a stale one"
+        )
     if foreign:
         listed = ", ".join(f"{name} ({current})" for name, current in sorted(foreign.items()))
         raise ReleaseError(
@@ -99,17 +127,19 @@ def _replace_every_image(definition: dict[str, Any], image: str) -> None:
             "(build it from this release, or move it to a task of its own)"
         )
     for container in definition["containerDefinitions"]:
-        container["image"] = image
+        container["image"] = _expected_image(container["name"], image, sidecars)[1]
 
 
-def register_with_image(task_definition: str, image: str | None) -> tuple[str, str, dict[str, str]]:
-    """A new revision of `task_definition` with `image` in every container (or the current revision when
-    `image` is None); (arn, first container's name, container name -> image)."""
+def register_with_image(
+    task_definition: str, image: str | None, sidecars: dict[str, str] | None = None
+) -> tuple[str, str, dict[str, str]]:
+    """A new revision of `task_definition` with `image` in every container and each sidecar's pinned image
+    in it (or the current revision when `image` is None); (arn, first container's name, name -> image)."""
     definition = aws("ecs", "describe-task-definition", "--task-definition", task_definition)["taskDefinition"]
     container = definition["containerDefinitions"][0]["name"]
     if image is None:
         return definition["taskDefinitionArn"], container, _images(definition)
-    _replace_every_image(definition, image)
+    _replace_every_image(definition, image, sidecars or {})
     for field in READ_ONLY_FIELDS:
         definition.pop(field, None)
     with tempfile.TemporaryDirectory() as directory:
@@ -119,18 +149,25 @@ def register_with_image(task_definition: str, image: str | None) -> tuple[str, s
     return registered["taskDefinition"]["taskDefinitionArn"], container, _images(definition)
 
 
+def _app_images(images: dict[str, str]) -> set[str]:
+    """The images of the containers that run the app image (sidecars run their own)."""
+    return {current for name, current in images.items() if name not in SIDECARS}
+
+
 def _running_images(current: dict[str, Any]) -> set[str]:
-    """The images of the task definition the service runs now."""
+    """The app images of the task definition the service runs now."""
     definition = aws("ecs", "describe-task-definition", "--task-definition", current["taskDefinition"])
-    return set(_images(definition["taskDefinition"]).values())
+    return _app_images(_images(definition["taskDefinition"]))
 
 
-def run_task(cluster: str, service: str, family: str | None, image: str | None, command: list[str]) -> int:
+def run_task(
+    cluster: str, service: str, family: str | None, image: str | None, command: list[str], sidecars: dict[str, str]
+) -> int:
     current = _service(cluster, service)
-    arn, container, images = register_with_image(family or current["taskDefinition"], image)
-    if image is None and set(images.values()) != (deployed := _running_images(current)):
+    arn, container, images = register_with_image(family or current["taskDefinition"], image, sidecars)
+    if image is None and _app_images(images) != (deployed := _running_images(current)):
         raise ReleaseError(
-            f"{arn} runs {sorted(set(images.values()))}, but {service} runs {sorted(deployed)}; "
+            f"{arn} runs {sorted(_app_images(images))}, but {service} runs {sorted(deployed)}; "
             "the deploy registers both with the verified digest: deploy again rather than run another image"
         )
     started_with = ["--overrides", json.dumps({"containerOverrides": [{"name": container, "command": command}]})]
@@ -151,8 +188,10 @@ def run_task(cluster: str, service: str, family: str | None, image: str | None, 
     return int(exit_code)
 
 
-def _check_running(cluster: str, service: str, arn: str, image: str) -> int:
-    """Every task the service runs is of revision `arn` and each of its containers runs the digest."""
+def _check_running(cluster: str, service: str, arn: str, image: str, sidecars: dict[str, str]) -> int:
+    """Every task the service runs is of revision `arn` and each of its containers runs the digest (a
+    sidecar: its own pinned digest)."""
+    digests = {name: sidecar.split("@", 1)[1] for name, sidecar in sidecars.items()}
     digest = image.split("@", 1)[1]
     listed = aws("ecs", "list-tasks", "--cluster", cluster, "--service-name", service, "--desired-status", "RUNNING")
     arns = listed.get("taskArns", [])
@@ -163,23 +202,24 @@ def _check_running(cluster: str, service: str, arn: str, image: str) -> int:
         f"{task.get('taskArn')} {container.get('name')}: {container.get('imageDigest') or 'no digest'}"
         for task in tasks
         for container in task.get("containers", [])
-        if task.get("taskDefinitionArn") != arn or container.get("imageDigest") != digest
+        if task.get("taskDefinitionArn") != arn
+        or container.get("imageDigest") != digests.get(str(container.get("name")), digest)
     ]
     if wrong or len(tasks) != len(arns):
         raise ReleaseError(f"{service} runs something other than {arn} on {digest}: {'; '.join(wrong) or arns}")
     return len(tasks)
 
 
-def deploy(cluster: str, service: str, image: str, also: list[str]) -> int:
+def deploy(cluster: str, service: str, image: str, also: list[str], sidecars: dict[str, str]) -> int:
     current = _service(cluster, service)
-    arn, _, _ = register_with_image(current["taskDefinition"], image)
+    arn, _, _ = register_with_image(current["taskDefinition"], image, sidecars)
     for family in also:
-        extra, _, _ = register_with_image(family, image)
+        extra, _, _ = register_with_image(family, image, sidecars)
         print(f"registered {extra} on {image}", file=sys.stderr)
     aws("ecs", "update-service", "--cluster", cluster, "--service", service, "--task-definition", arn)
     print(f"rolling out {arn} to {service}", file=sys.stderr)
     aws("ecs", "wait", "services-stable", "--cluster", cluster, "--services", service)
-    count = _check_running(cluster, service, arn, image)
+    count = _check_running(cluster, service, arn, image, sidecars)
     print(f"{service} is stable on {image}: {count} task(s), every container on the digest", file=sys.stderr)
     return 0
 
@@ -198,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--cluster", required=True)
         command.add_argument("--service", required=True)
         command.add_argument("--image", type=_image, required=name == "deploy")
+        command.add_argument("--opa-image", type=_image, help="the OPA sidecar's digest in the app repository's -opa")
         if name == "run-task":
             command.add_argument("--family", help="task definition family (default: the service's)")
             command.add_argument("command", nargs="*", help="the container command, after -- (default: its own)")
@@ -206,10 +247,11 @@ def main(argv: list[str] | None = None) -> int:
                 "--also-family", action="append", default=[], help="another task family to register on the image"
             )
     args = parser.parse_args(argv)
+    sidecars = {"opa": args.opa_image} if args.opa_image else {}
     try:
         if args.action == "deploy":
-            return deploy(args.cluster, args.service, args.image, args.also_family)
-        return run_task(args.cluster, args.service, args.family, args.image, args.command)
+            return deploy(args.cluster, args.service, args.image, args.also_family, sidecars)
+        return run_task(args.cluster, args.service, args.family, args.image, args.command, sidecars)
     except ReleaseError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

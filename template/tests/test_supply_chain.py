@@ -431,6 +431,8 @@ else:
     definition = {"taskDefinitionArn": "arn:td/app:7", "family": "app", "revision": 7, "status": "ACTIVE",
                   "containerDefinitions": [container("app", old),
                                            container("audit-forward", os.environ.get("FAKE_SIDECAR_IMAGE", old))]}
+    if "FAKE_OPA_IMAGE" in os.environ:
+        definition["containerDefinitions"].append(container("opa", os.environ["FAKE_OPA_IMAGE"]))
 if command == "ecs describe-services":
     print(json.dumps({"services": [{"taskDefinition": "arn:td/app:7",
         "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}}]}))
@@ -450,9 +452,12 @@ elif command == "ecs describe-tasks":
     code = int(os.environ.get("FAKE_TASK_EXIT", "0"))
     digest = os.environ.get("FAKE_RUNNING_DIGEST", "sha256:" + "ab" * 32)
     names = ("app", "audit-forward", "drift")
+    containers = [{"name": n, "exitCode": code, "imageDigest": digest} for n in names]
+    if "FAKE_OPA_IMAGE" in os.environ:
+        opa = os.environ.get("FAKE_OPA_RUNNING_DIGEST", "sha256:" + "0a" * 32)
+        containers.append({"name": "opa", "imageDigest": opa})
     print(json.dumps({"tasks": [{"taskArn": arn, "taskDefinitionArn": os.environ.get("FAKE_RUNNING_TD", "arn:td/app:8"),
-        "containers": [{"name": n, "exitCode": code, "imageDigest": digest} for n in names]}
-        for arn in args[args.index("--tasks") + 1:]]}))
+        "containers": containers} for arn in args[args.index("--tasks") + 1:]]}))
 """
 
 
@@ -610,6 +615,83 @@ def test_a_fixed_task_on_another_image_than_the_service_is_refused(fake_aws) -> 
     assert result.returncode == 1
     assert "deploy again rather than run another image" in result.stderr
     assert not any(call[:2] == ["ecs", "run-task"] for call in _calls(log))
+
+
+# ------------------------------------------------------------------ the OPA sidecar: its own pinned digest, by name
+
+OPA_IMAGE = "ghcr.io/acme/app-opa@sha256:" + "0a" * 32
+OPA_ARGS = ("deploy", "--cluster", "c", "--service", "s", "--image", IMAGE, "--also-family", "app-drift")
+
+
+def test_the_opa_sidecar_gets_its_pinned_digest_and_every_other_container_the_app_digest(fake_aws) -> None:
+    env, log = fake_aws
+    stale = "ghcr.io/acme/app-opa@sha256:" + "99" * 32
+    result = _script("ecs_release.py", *OPA_ARGS, "--opa-image", OPA_IMAGE, env={**env, "FAKE_OPA_IMAGE": stale})
+    assert result.returncode == 0, result.stderr
+    app = next(d for d in _registered(log) if d["family"] == "app")
+    assert {c["name"]: c["image"] for c in app["containerDefinitions"]} == {
+        "app": IMAGE,
+        "audit-forward": IMAGE,
+        "opa": OPA_IMAGE,
+    }
+    drift = next(d for d in _registered(log) if d["family"] == "app-drift")
+    assert [c["image"] for c in drift["containerDefinitions"]] == [IMAGE]
+
+
+@pytest.mark.parametrize(
+    ("opa_args", "current", "message"),
+    [
+        ((), OPA_IMAGE, "container(s) opa run a pinned sidecar image; pass it (--opa-image"),
+        (
+            ("--opa-image", "docker.io/openpolicyagent/opa@sha256:" + "0a" * 32),
+            OPA_IMAGE,
+            "does not come from ghcr.io/acme/app-opa",
+        ),
+        (
+            ("--opa-image", OPA_IMAGE),
+            "docker.io/openpolicyagent/opa@sha256:" + "0a" * 32,
+            "container(s) opa (docker.io/openpolicyagent/opa@",
+        ),
+    ],
+    ids=["no-opa-image", "opa-image-from-elsewhere", "opa-container-from-elsewhere"],
+)
+def test_an_opa_sidecar_off_its_pinned_repository_is_refused(fake_aws, opa_args, current, message) -> None:
+    env, log = fake_aws
+    result = _script("ecs_release.py", *OPA_ARGS, *opa_args, env={**env, "FAKE_OPA_IMAGE": current})
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert _registered(log) == []
+
+
+def test_only_a_container_named_opa_may_run_the_opa_image(fake_aws) -> None:
+    """The exception is by name: audit-forward on the -opa repository is still a foreign image."""
+    env, log = fake_aws
+    result = _script(
+        "ecs_release.py", *OPA_ARGS, "--opa-image", OPA_IMAGE,
+        env={**env, "FAKE_OPA_IMAGE": OPA_IMAGE, "FAKE_SIDECAR_IMAGE": OPA_IMAGE},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f"container(s) audit-forward ({OPA_IMAGE}) do not come from ghcr.io/acme/app" in result.stderr
+    assert _registered(log) == []
+
+
+def test_a_roll_out_whose_opa_runs_another_digest_fails(fake_aws) -> None:
+    env, _ = fake_aws
+    other = "sha256:" + "ef" * 32
+    result = _script(
+        "ecs_release.py", *OPA_ARGS, "--opa-image", OPA_IMAGE,
+        env={**env, "FAKE_OPA_IMAGE": OPA_IMAGE, "FAKE_OPA_RUNNING_DIGEST": other},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f"opa: {other}" in result.stderr
+
+
+def test_the_drift_task_runs_when_only_the_service_has_an_opa_sidecar(fake_aws) -> None:
+    """run-task compares the app images only: the drift task needs no OPA of its own."""
+    env, _ = fake_aws
+    args = ("run-task", "--cluster", "c", "--service", "s", "--family", "app-drift")
+    result = _script("ecs_release.py", *args, env={**env, "FAKE_OPA_IMAGE": OPA_IMAGE})
+    assert result.returncode == 0, result.stderr
 
 
 # ------------------------------------------------------------------ nightly template-update report

@@ -132,6 +132,8 @@ def _policy(args: argparse.Namespace) -> int:
     directory = Path(args.policy_dir or os.environ.get("APP_POLICY_DIR") or default_policy_dir())
     matrix = load_matrix(directory)
     root = directory.resolve().parent
+    if args.action == "export":
+        return _export_rego(matrix, directory, Path(args.out))
     if args.check:
         stale = stale_files(matrix, root)
         for path in stale:
@@ -140,6 +142,29 @@ def _policy(args: argparse.Namespace) -> int:
     for path, content in derived_files(matrix, root).items():
         path.write_text(content, encoding="utf-8")
         print(f"wrote {path}")
+    return 0
+
+
+def _export_rego(matrix: Any, directory: Path, out: Path) -> int:
+    """Copy the shipped `authz.rego` to `out/` for the OPA sidecar (its init container, runtime/main.tf).
+
+    Only the Rego module goes: OPA loads every data file of a directory it is
+    given, and roles.yaml or approved-grants.json are not its input. A module
+    that is not what roles.yaml renders is refused (exit 1): the sidecar then
+    never becomes healthy and the app never starts, rather than serving a
+    policy nobody reviewed.
+    """
+    from .security.policy.rego import render_rego
+
+    shipped = directory / "authz.rego"
+    content = shipped.read_text(encoding="utf-8") if shipped.is_file() else None
+    if content != render_rego(matrix):
+        print(f"{shipped} is missing or out of date with roles.yaml; refusing to export it", file=sys.stderr)
+        return 1
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "authz.rego"
+    target.write_text(content, encoding="utf-8")
+    print(f"wrote {target}")
     return 0
 
 
@@ -184,9 +209,14 @@ def register_authz_commands(commands: Any) -> None:
     forward.add_argument("--once", action="store_true", help="deliver what is pending, then exit")
     forward.add_argument("--interval", type=float, default=2.0, help="seconds between polls")
     forward.set_defaults(run=_audit_forward)
-    policy = commands.add_parser("policy", help="regenerate (or --check) the files derived from roles.yaml")
-    policy.add_argument("action", choices=["render"])
+    from .security.policy import POLICY_ENGINE
+
+    policy = commands.add_parser(
+        "policy", help="regenerate (or --check) the files derived from roles.yaml; OPA: export authz.rego"
+    )
+    policy.add_argument("action", choices=["render", "export"] if POLICY_ENGINE == "opa" else ["render"])
     policy.add_argument("--check", action="store_true", help="exit 1 when a derived file is out of date")
+    policy.add_argument("--out", default="/opa-policy", help="export: the directory the OPA sidecar loads")
     policy.add_argument("--policy-dir", default=None, help="default: APP_POLICY_DIR or the project's policy/")
     policy.set_defaults(run=_policy)
     enrolment = commands.add_parser(

@@ -5,8 +5,9 @@ the source, and what makes production run only what was verified.
   reusable workflow (so main's copy runs, never the tag's), binds the signature and the provenance
   to the tag's commit and checks that commit is an ancestor of `main`;
 - `deploy.one_verified_digest`: every container of every ECS task definition runs `var.image`,
-  which must be a digest; `terraform apply` leaves the service's revision alone; the role that rolls
-  the service cannot push images;
+  which must be a digest, except the one container named `opa` (projects on OPA), which runs
+  `var.opa_image`, a digest too; `terraform apply` leaves the service's revision alone; the role that
+  rolls the service cannot push images;
 - `release.sbom_tool_pinned`: the image SBOM comes from a pinned tool in a job that cannot sign.
 
 Read from the workflow YAML and the Terraform text; what a scanner checks better stays with it
@@ -30,6 +31,10 @@ ANCESTRY = re.compile(r"git merge-base --is-ancestor \S+ \S*main")
 SYFT_PINNED = re.compile(r"go install github\.com/anchore/syft/cmd/syft@v\d+\.\d+\.\d+\b")
 SBOM_TOOLS = ("syft", "cyclonedx-py", "trivy")
 DIGEST_VALIDATION = re.compile(r'can\(regex\("\^[^"]*@sha256:\[0-9a-f\]\{64\}\$", var\.image\)\)')
+OPA_DIGEST_VALIDATION = re.compile(r'can\(regex\("\^[^"]*@sha256:\[0-9a-f\]\{64\}\$", var\.opa_image\)\)')
+#: The container allowed its own image (scripts/ecs_release.py's SIDECARS): name -> the variable it runs.
+SIDECAR_IMAGES = {"opa": "var.opa_image"}
+CONTAINER_NAME = re.compile(r'^\s*name\s*=\s*"([^"]+)"', re.M)
 ECR_WRITES = ("ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload")
 ROLL_OUT = ("ecs:UpdateService", "ecs:RegisterTaskDefinition")
 
@@ -200,11 +205,21 @@ def _line(text: str, needle: str) -> int | None:
     return next((number for number, line in enumerate(text.splitlines(), 1) if needle in line), None)
 
 
+def _container_images(body: str) -> list[tuple[str, str]]:
+    """(container name, image) of each `image =` of a task definition: the name is the nearest `name =` above."""
+    start = body.find("container_definitions")
+    found = []
+    for match in re.finditer(r"^\s*image\s*=\s*(\S+)", body, re.M):
+        names = CONTAINER_NAME.findall(body, start if 0 <= start < match.start() else 0, match.start())
+        found.append((names[-1] if names else "", match.group(1)))
+    return found
+
+
 def _container_findings(files: dict[str, str]) -> list[Finding]:
     findings = []
     for relative, text in files.items():
         for name, body in _blocks(text, "aws_ecs_task_definition"):
-            images = re.findall(r"^\s*image\s*=\s*(\S+)", body, re.M)
+            images = [image for container, image in _container_images(body) if SIDECAR_IMAGES.get(container) != image]
             for image in sorted(set(images) - {"var.image"}):
                 findings.append(
                     Finding(
@@ -233,6 +248,15 @@ def _container_findings(files: dict[str, str]) -> list[Finding]:
                     _line(text, 'variable "image"'),
                 )
             )
+        if re.search(r'variable "opa_image" \{', text) and not OPA_DIGEST_VALIDATION.search(text):
+            findings.append(
+                Finding(
+                    "variable opa_image accepts a tag",
+                    'validate it: can(regex("^<registry>/<repo>@sha256:[0-9a-f]{64}$", var.opa_image))',
+                    relative,
+                    _line(text, 'variable "opa_image"'),
+                )
+            )
     return findings
 
 
@@ -257,7 +281,8 @@ def _push_findings(files: dict[str, str]) -> list[Finding]:
 
 @register("deploy.one_verified_digest", controls=("DEPLOY-04",), requires=("infra.terraform_present",))
 def one_verified_digest(project: Project) -> Outcome:
-    """Every container runs var.image (a digest); apply cannot roll back the service; the deployer cannot push."""
+    """Every container runs var.image (the `opa` container var.opa_image), each a digest; apply cannot roll back
+    the service; the deployer cannot push."""
     files = _terraform(project)
     findings = _container_findings(files) + _push_findings(files)
     if findings:

@@ -42,14 +42,15 @@ resource "aws_iam_role_policy" "promote" {
         Resource = "*"
       },
       {
-        # Push and read back (cosign verifies the copy in ECR): this repository only.
+        # Push and read back (cosign verifies the copy in ECR): this repository (and a sidecar's, such
+        # as the OPA repository, which receives only the digest pinned in the repository) only.
         Sid    = "CopyIntoThisRepositoryOnly"
         Effect = "Allow"
         Action = [
           "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload", "ecr:DescribeImages",
           "ecr:GetDownloadUrlForLayer", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart",
         ]
-        Resource = [var.ecr_repository_arn]
+        Resource = concat([var.ecr_repository_arn], var.sidecar_ecr_repository_arns)
       },
     ]
   })

@@ -91,6 +91,12 @@ variable "ecr_repository_arn" {
   type = string
 }
 
+variable "sidecar_ecr_repository_arns" {
+  description = "ECR repositories of sidecar images the promotion job copies by pinned digest (the OPA sidecar's), besides the app's."
+  type        = list(string)
+  default     = []
+}
+
 variable "cluster_arn" {
   type = string
 }
