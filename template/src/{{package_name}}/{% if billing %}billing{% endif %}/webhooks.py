@@ -305,7 +305,7 @@ class WebhookProcessor:
             checkout_id=payment.checkout_id,
             at=event.occurred_at,
         )
-        for subscription_id, reference in revoked:
+        for subscription_id, _ in revoked:
             self._audit.record(
                 connection,
                 AuditEvent(
