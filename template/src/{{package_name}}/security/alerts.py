@@ -233,11 +233,18 @@ def money_to_the_wrong_party(event: AuditEvent, _: Matrix) -> dict[str, Any] | N
 _WRONG_APPROVER: Final = frozenset({"self_approval_forbidden", "beneficiary_approval_forbidden"})
 
 
+#: A subscription revoked because the money went back, and one the provider could not be told to stop billing.
+_REVOCATION_ACTIONS: Final = frozenset({"billing.subscription.revoked", "billing.subscription.provider_cancel_failed"})
+
+
 @alert_rule("PAY005", severity="medium", title="Subscription revoked after a full refund or a lost chargeback")
 def subscription_revoked(event: AuditEvent, _: Matrix) -> dict[str, Any] | None:
-    if event.action != "billing.subscription.revoked":
+    """Also when the provider-side cancel of a revoked subscription failed: someone cancels it in the dashboard."""
+    if event.action not in _REVOCATION_ACTIONS:
         return None
     after = _after(event)
+    if event.action == "billing.subscription.provider_cancel_failed":
+        return {"target": event.target, "cause": "provider_cancel_failed", "payment": after.get("provider_reference")}
     return {"target": event.target, "cause": after.get("cause"), "payment": after.get("payment")}
 
 

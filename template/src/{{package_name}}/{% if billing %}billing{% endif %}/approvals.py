@@ -55,6 +55,7 @@ from .errors import (
     FinanceRoleRequiredError,
     InvalidAdjustmentError,
     OperatorRoleRequiredError,
+    PaymentDisputedError,
     PaymentNotFoundError,
     RefundExceedsCapturedError,
     SelfApprovalError,
@@ -188,6 +189,8 @@ class ApprovalService:
         return self._create(principal, "refund", paid, amount, reason)
 
     def _create(self, principal: Principal, kind: Kind, paid: Payment, amount: int, reason: str) -> dict[str, Any]:
+        if paid.status == "disputed":
+            raise PaymentDisputedError  # frozen until the dispute closes (billing/ledger.py)
         movable = self._ledger.movable_minor(paid)
         if amount > movable:
             raise RefundExceedsCapturedError(movable)

@@ -41,6 +41,10 @@ class BillingAction:
     PAYMENT_UNKNOWN = "billing.payment.unknown"
     #: A full refund or a lost chargeback took the subscription's access away (alerts: PAY005).
     SUBSCRIPTION_REVOKED = "billing.subscription.revoked"
+    #: The provider could not be told to cancel a revoked subscription: cancel it in its dashboard (PAY005).
+    SUBSCRIPTION_PROVIDER_CANCEL_FAILED = "billing.subscription.provider_cancel_failed"
+    #: A payment is under dispute: frozen until the dispute closes (nothing credited or refunded meanwhile).
+    PAYMENT_DISPUTED = "billing.payment.disputed"
     INVOICE_ISSUED = "billing.invoice.issued"
     INVOICE_TAMPERED = "billing.invoice.tampered"
 

@@ -6,6 +6,11 @@ checkout id is derived from (tenant, caller, key), so a retry after a failure
 reaches the provider with the same reference and the same provider-side
 idempotency key, and the provider returns its first session instead of a new
 one.
+
+A free trial is given once per tenant: a price with trial days is refused
+(409 `trial_already_used`) for a tenant that ever had a subscription --
+trialing, paid, revoked after a chargeback or canceled -- as the database
+records it (`billing_subscriptions`), so no restart or other process forgets it.
 """
 
 from __future__ import annotations
@@ -26,12 +31,13 @@ from .errors import (
     CheckoutNotOpenError,
     IdempotencyKeyReusedError,
     InvalidAdjustmentError,
+    TrialAlreadyUsedError,
     UnsupportedOperationError,
 )
 from .idempotency import IdempotencyStore, KeyScope, Outcome, checked_key, fingerprint
 from .pricing import Pricing, Quote
 from .provider import CheckoutRequest, NonceCharge, PaymentProvider, provider_idempotency_key
-from .subscriptions import SubscriptionStore
+from .subscriptions import SubscriptionStore, has_subscribed
 
 #: Namespace of checkout ids derived from idempotency keys (uuid5); never change it.
 CHECKOUT_ID_NAMESPACE = uuid.UUID("6f1d3c1e-6a51-4d55-9a9e-3c3f1b1f2d70")
@@ -79,6 +85,8 @@ class CheckoutService:
     def _open(self, principal: Principal, quote: Quote, key: str, request_sha: str) -> dict[str, Any]:
         checkout_id = str(uuid.uuid5(CHECKOUT_ID_NAMESPACE, f"{principal.tenant}\x1f{principal.subject}\x1f{key}"))
         with self._engine.begin() as connection:
+            if quote.price.trial_days and has_subscribed(connection, principal.tenant):
+                raise TrialAlreadyUsedError
             row = connection.execute(
                 text(
                     """

@@ -192,6 +192,15 @@ class RefundExceedsCapturedError(AdjustmentError):
         super().__init__(f"at most {refundable} (minor units) can still be credited or refunded for this payment")
 
 
+class PaymentDisputedError(AdjustmentError):
+    """The payment is under dispute: its funds are with the bank, so nothing goes back until it closes."""
+
+    code = "payment_disputed"
+
+    def __init__(self) -> None:
+        super().__init__("this payment is under dispute: nothing can be credited or refunded until it closes")
+
+
 class InvalidAdjustmentError(AdjustmentError):
     code = "invalid_adjustment"
 
@@ -219,6 +228,15 @@ class CheckoutNotOpenError(BillingError):
 
     def __init__(self) -> None:
         super().__init__("this checkout is not open for payment")
+
+
+class TrialAlreadyUsedError(BillingError):
+    """One free trial per tenant: a tenant that ever subscribed (or trialed) pays from the first day."""
+
+    code = "trial_already_used"
+
+    def __init__(self) -> None:
+        super().__init__("this tenant has subscribed before: choose a plan without a free trial")
 
 
 class UnsupportedOperationError(BillingError):

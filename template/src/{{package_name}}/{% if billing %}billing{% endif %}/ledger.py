@@ -18,7 +18,9 @@ too, and the formula becomes `captured - max(credited + refunded, provider's)`.
 `reserve` books an amount with one conditional UPDATE: concurrent approvals
 serialize on the row, and the database CHECK (credited + refunded <=
 captured) backs it. A full refund or a lost chargeback closes the row: nothing
-more moves against it.
+more moves against it. A dispute the provider reports open freezes it
+('disputed': `reserve` books nothing, nothing is movable) until the dispute
+closes: won, it is 'captured' again; lost, it is closed as 'charged_back'.
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ class Payment:
     status: str
 
     def movable_minor(self, *, credit_is_refund: bool) -> int:
-        """What may still go back: nothing once refunded in full or charged back."""
+        """What may still go back: nothing once refunded in full or charged back, nor while disputed."""
         if self.status != "captured":
             return 0
         if credit_is_refund:
@@ -227,6 +229,34 @@ class PaymentLedger:
         payment = _payment({key: value for key, value in row.items() if key != "previous"})
         assert payment is not None
         return payment, row["previous"] != "charged_back"
+
+    def dispute_changed(self, connection: Connection, reference: str, *, opened: bool) -> Payment | None:
+        """Freeze a captured payment while its dispute is open (`opened`), or thaw it when the dispute is won.
+
+        Only 'captured' -> 'disputed' and back: a refunded or charged-back row stays closed. Returns the
+        row as it now is, or None for a payment the ledger does not know.
+        """
+        row = (
+            connection.execute(
+                text(
+                    f"""
+                UPDATE billing_payments
+                   SET status = CASE WHEN status = :from_status THEN :to_status ELSE status END
+                 WHERE provider = :provider AND reference = :reference
+                RETURNING {_COLUMNS}
+                """  # noqa: S608 -- the column list is a module constant
+                ),
+                {
+                    "provider": self._provider,
+                    "reference": reference,
+                    "from_status": "captured" if opened else "disputed",
+                    "to_status": "disputed" if opened else "captured",
+                },
+            )
+            .mappings()
+            .first()
+        )
+        return _payment(row)
 
     # ------------------------------------------------------------------ read for requests
     def owned_by(self, connection: Connection, tenant: str, reference: str) -> Payment | None:

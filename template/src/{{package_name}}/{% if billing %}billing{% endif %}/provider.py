@@ -32,6 +32,11 @@ class EventKind(StrEnum):
     REFUNDED = "refunded"
     #: A dispute the merchant lost (or accepted): the card network took the payment back.
     CHARGEBACK = "chargeback"
+    #: The cardholder opened a dispute (or the bank asked for information): the payment is frozen --
+    #: nothing may be credited or refunded against it until the dispute closes.
+    DISPUTE_OPENED = "dispute_opened"
+    #: A dispute closed in the merchant's favour: the payment counts again as captured.
+    DISPUTE_WON = "dispute_won"
     OTHER = "other"
 
 
@@ -166,6 +171,13 @@ class PaymentProvider(Protocol):
     def refund(self, movement: MoneyMovement) -> ProviderReceipt: ...
 
     def credit(self, movement: MoneyMovement) -> ProviderReceipt: ...
+
+    def cancel_subscription(self, subscription_reference: str) -> bool:
+        """Stop the provider billing a subscription this app revoked; False when it keeps no such object.
+
+        Raises ProviderError when the provider refused or could not be reached (the caller alerts).
+        """
+        ...
 
 
 def provider_idempotency_key(*parts: str) -> str:

@@ -5,7 +5,11 @@ The pure functions decide; `SubscriptionStore` applies their decisions to
 transaction, ignoring any event older than the state it would replace (events
 arrive out of order: a late `renewal_failed` must not undo a newer success).
 A full refund or a lost chargeback of one of its payments revokes a
-subscription (`canceled`, no access) whenever the news arrives.
+subscription (`canceled`, no access) whenever the news arrives. `canceled` is
+final: no later event of the provider -- a failed renewal that would open
+dunning with full access, a renewal paid before the provider learnt of the
+cancellation -- brings the row back; only a new checkout makes a new row.
+Free trials: one per tenant, ever (`has_subscribed`, read by checkout).
 
 `access_for` is what paid features check on every request (`requires_subscription`
 in policy/roles.yaml, enforced by web/authz.py through `SubscriptionAccess`).
@@ -190,6 +194,9 @@ class SubscriptionStore:
         ).first()
         if row is None:
             return "unmatched"
+        if row.status == "canceled":
+            # Final: a revoked (or provider-canceled) subscription is never dunned or renewed back to access.
+            return "ignored_canceled"
         if event.occurred_at <= row.status_at:
             return "ignored_out_of_order"
         state = SubscriptionState(
@@ -227,11 +234,13 @@ class SubscriptionStore:
         subscription_reference: str | None,
         checkout_id: object | None,
         at: datetime,
-    ) -> list[str]:
-        """Cancel the subscription a fully refunded or charged-back payment paid for; returns the ids revoked.
+    ) -> list[tuple[str, str]]:
+        """Cancel the subscription a fully refunded or charged-back payment paid for.
 
         Applied whatever the event's age: money given back means no access, even if a
-        later renewal was seen first (a renewal paid after this, by a newer event, restores it).
+        later renewal was seen first, and for good (`apply` leaves a canceled row alone).
+        Returns (id, provider reference) of each subscription revoked now, for the caller
+        to cancel at the provider too.
         """
         if not subscription_reference and checkout_id is None:
             return []  # a one-off payment: no subscription to revoke
@@ -243,12 +252,12 @@ class SubscriptionStore:
                        status_at = GREATEST(status_at, :at)
                  WHERE tenant_id = :tenant AND status <> 'canceled'
                    AND (provider_reference = :reference OR checkout_id = :checkout)
-                RETURNING id
+                RETURNING id, provider_reference
                 """
             ),
             {"tenant": tenant, "reference": subscription_reference, "checkout": checkout_id, "at": at},
-        ).scalars()
-        return [str(row) for row in rows]
+        ).all()
+        return [(str(row.id), row.provider_reference) for row in rows]
 
     @staticmethod
     def _params(state: SubscriptionState) -> dict[str, object]:
@@ -261,6 +270,16 @@ class SubscriptionStore:
             "failed_attempts": state.failed_attempts,
             "next_retry_at": state.next_retry_at,
         }
+
+
+def has_subscribed(connection: Connection, tenant: str) -> bool:
+    """Whether the tenant ever had a subscription (trial, paid, revoked or canceled): no second free trial."""
+    return (
+        connection.execute(
+            text("SELECT 1 FROM billing_subscriptions WHERE tenant_id = :tenant LIMIT 1"), {"tenant": tenant}
+        ).first()
+        is not None
+    )
 
 
 def access_for(connection: Connection, tenant: str) -> Access:

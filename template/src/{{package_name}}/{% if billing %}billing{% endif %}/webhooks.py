@@ -21,6 +21,15 @@
    the provider's dashboard, after a human looked at the alert). A full refund
    or a lost chargeback the provider reports closes the row and revokes the
    subscription it paid for.
+7. A revoked subscription is canceled at the provider too, after the event's
+   transaction committed (no network call holds the row locks), so the
+   provider stops renewing it. If that call fails the local row stays revoked
+   (`canceled` is final, subscriptions.py) and an alerting audit event
+   (`billing.subscription.provider_cancel_failed`) tells a human to cancel it
+   in the provider's dashboard.
+8. A dispute the provider reports open freezes the disputed payment's ledger
+   row ('disputed': nothing can be credited or refunded against it); won, the
+   row is 'captured' again; lost, it is charged back as in 6.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+import structlog
 from sqlalchemy import Connection, Engine, text
 
 from .amounts import paid_as_priced, renewal_price
@@ -38,6 +48,8 @@ from .errors import UnsupportedOperationError
 from .ledger import Capture, Payment, PaymentKind, PaymentLedger
 from .provider import EventKind, PaymentProvider, WebhookEvent
 from .subscriptions import SubscriptionStore
+
+log = structlog.get_logger("billing.webhooks")
 
 #: Later states win ties of equal event time (Stripe timestamps have one-second resolution).
 _RANK = {"charging": 1, "failed": 2, "paid": 3, "amount_mismatch": 4}
@@ -79,10 +91,13 @@ class WebhookProcessor:
         events = self._provider.verify_webhook(headers, body, now=self._clock())
         report = WebhookReport()
         for event in events:
-            report.outcomes[event.event_id] = self._apply_once(event)
+            revoked: list[tuple[str, str, str]] = []
+            report.outcomes[event.event_id] = self._apply_once(event, revoked)
+            for tenant, subscription_id, reference in revoked:
+                self._cancel_at_provider(event, tenant, subscription_id, reference)
         return report
 
-    def _apply_once(self, event: WebhookEvent) -> str:
+    def _apply_once(self, event: WebhookEvent, revoked: list[tuple[str, str, str]]) -> str:
         with self._engine.begin() as connection:
             stored = connection.execute(
                 text(
@@ -100,14 +115,15 @@ class WebhookProcessor:
             ).first()
             if stored is None:
                 return "duplicate"
-            outcome = self._apply(connection, event)
+            outcome = self._apply(connection, event, revoked)
             connection.execute(
                 text("UPDATE billing_webhook_events SET outcome = :outcome WHERE id = :id"),
                 {"outcome": outcome, "id": stored.id},
             )
         return outcome
 
-    def _apply(self, connection: Connection, event: WebhookEvent) -> str:
+    def _apply(self, connection: Connection, event: WebhookEvent, revoked: list[tuple[str, str, str]]) -> str:
+        """Apply one stored event; subscriptions it revoked are appended to `revoked` (tenant, id, reference)."""
         if event.kind in (EventKind.PAYMENT_SUCCEEDED, EventKind.PAYMENT_FAILED):
             return self._checkout_transition(connection, event)
         if event.kind is EventKind.PAYMENT_CAPTURED:
@@ -119,9 +135,11 @@ class WebhookProcessor:
                 return self._paid_renewal(connection, event)
             return self._subscriptions.apply(connection, event)
         if event.kind is EventKind.REFUNDED:
-            return self._refunded(connection, event)
+            return self._refunded(connection, event, revoked)
         if event.kind is EventKind.CHARGEBACK:
-            return self._charged_back(connection, event)
+            return self._charged_back(connection, event, revoked)
+        if event.kind in (EventKind.DISPUTE_OPENED, EventKind.DISPUTE_WON):
+            return self._dispute_changed(connection, event)
         return "ignored"
 
     # ------------------------------------------------------------------ the payment ledger
@@ -203,7 +221,7 @@ class WebhookProcessor:
                 kind="renewal",
             )
 
-    def _refunded(self, connection: Connection, event: WebhookEvent) -> str:
+    def _refunded(self, connection: Connection, event: WebhookEvent, revoked: list[tuple[str, str, str]]) -> str:
         """The provider refunded (part of) a payment -- ours or from its dashboard; a full refund revokes."""
         if not event.payment_reference or event.amount_minor is None:
             return "unmatched"
@@ -214,10 +232,10 @@ class WebhookProcessor:
             return "unmatched"
         payment, now_full = booked
         if now_full:
-            self._revoke(connection, event, payment, cause="full_refund")
+            revoked += self._revoke(connection, event, payment, cause="full_refund")
         return "applied"
 
-    def _charged_back(self, connection: Connection, event: WebhookEvent) -> str:
+    def _charged_back(self, connection: Connection, event: WebhookEvent, revoked: list[tuple[str, str, str]]) -> str:
         if not event.payment_reference:
             return "unmatched"
         booked = self._ledger.charged_back(connection, event.payment_reference)
@@ -225,10 +243,61 @@ class WebhookProcessor:
             return "unmatched"
         payment, newly = booked
         if newly:
-            self._revoke(connection, event, payment, cause="chargeback")
+            revoked += self._revoke(connection, event, payment, cause="chargeback")
         return "applied"
 
-    def _revoke(self, connection: Connection, event: WebhookEvent, payment: Payment, *, cause: str) -> None:
+    def _dispute_changed(self, connection: Connection, event: WebhookEvent) -> str:
+        """Freeze the disputed payment's ledger row while the dispute is open; thaw it when the merchant won."""
+        if not event.payment_reference:
+            return "unmatched"
+        opened = event.kind is EventKind.DISPUTE_OPENED
+        payment = self._ledger.dispute_changed(connection, event.payment_reference, opened=opened)
+        if payment is None:
+            return "unmatched"
+        if opened:
+            self._audit.record(
+                connection,
+                AuditEvent(
+                    action=BillingAction.PAYMENT_DISPUTED,
+                    actor=f"provider:{event.provider}",
+                    tenant=payment.tenant,
+                    target=f"payment:{payment.reference}",
+                    at=self._clock(),
+                    outcome="success",
+                    details={"status": payment.status, "amount": payment.captured_minor},
+                    alert=True,
+                ),
+            )
+        return "applied"
+
+    def _cancel_at_provider(self, event: WebhookEvent, tenant: str, subscription_id: str, reference: str) -> None:
+        """Stop the provider renewing a revoked subscription; a failure alerts, the local row stays revoked."""
+        if reference.startswith("checkout:"):
+            return  # never named by the provider: nothing of it exists there
+        try:
+            self._provider.cancel_subscription(reference)
+            return
+        except Exception as error:  # noqa: BLE001 -- whatever failed, the revocation stands and a human is told
+            log.warning("provider_cancel_failed", subscription=subscription_id, error=type(error).__name__)
+        with self._engine.begin() as connection:
+            self._audit.record(
+                connection,
+                AuditEvent(
+                    action=BillingAction.SUBSCRIPTION_PROVIDER_CANCEL_FAILED,
+                    actor=f"provider:{event.provider}",
+                    tenant=tenant,
+                    target=f"subscription:{subscription_id}",
+                    at=self._clock(),
+                    outcome="failed",
+                    details={"provider_reference": reference, "event": event.event_id},
+                    alert=True,
+                ),
+            )
+
+    def _revoke(
+        self, connection: Connection, event: WebhookEvent, payment: Payment, *, cause: str
+    ) -> list[tuple[str, str, str]]:
+        """Revoke the subscription `payment` paid for; returns (tenant, id, provider reference) of each revoked."""
         revoked = self._subscriptions.revoke(
             connection,
             tenant=payment.tenant,
@@ -236,7 +305,7 @@ class WebhookProcessor:
             checkout_id=payment.checkout_id,
             at=event.occurred_at,
         )
-        for subscription_id in revoked:
+        for subscription_id, _ in revoked:
             self._audit.record(
                 connection,
                 AuditEvent(
@@ -250,6 +319,7 @@ class WebhookProcessor:
                     alert=True,
                 ),
             )
+        return [(payment.tenant, subscription_id, reference) for subscription_id, reference in revoked]
 
     def _checkout_transition(self, connection: Connection, event: WebhookEvent) -> str:
         checkout_id = _uuid(event.checkout_id)
