@@ -1,4 +1,4 @@
-"""Internal HTTP clients cannot be steered by a proxy or a redirect (DATA-10).
+"""Internal HTTP clients cannot be steered by a proxy or a redirect (DATA-10; the OPA client: AUTHZ-10).
 
 A generated project talks to OPA, the IdP, the SIEM, Vault and the bot
 challenge verifier. httpx and requests trust `HTTP_PROXY`/`ALL_PROXY` from the
@@ -124,7 +124,7 @@ def _opa_url_findings(project: Project) -> list[Finding]:
     ]
 
 
-@register("data.internal_clients", controls=("DATA-10",), requires=REQUIRES)
+@register("data.internal_clients", controls=("DATA-10", "AUTHZ-10"), requires=REQUIRES)
 def internal_clients(project: Project) -> Outcome:
     """Every internal HTTP client comes from one module that ignores proxies and redirects."""
     text = source(project, RULE_FILE)
