@@ -29,9 +29,7 @@ class RequestDecisions:
     def decide(self, permission: str, record: Record | None = None) -> Decision:
         key = (permission, record)
         if key not in self._answers:
-            self._answers[key] = self._point.decide(
-                self._caller, permission, record, step_up_fresh=self._step_up_fresh
-            )
+            self._answers[key] = self._point.decide(self._caller, permission, record, step_up_fresh=self._step_up_fresh)
         return self._answers[key]
 
     def granted(self, permissions: Iterable[str], record: Record | None = None) -> frozenset[str]:
