@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+import _breakable
 from secure_scaffold.controls import (
     CLOSING_SECTION,
     AnswersError,
@@ -455,14 +456,21 @@ ProjectFor = Callable[[Control], tuple[Path, Mapping[str, Any]]]
 
 
 @pytest.fixture(scope="module")
-def project_for(pristine: Path, full: Path) -> ProjectFor:
-    """The default project or, when the control does not apply to it, the full-featured one (conftest).
+def opa(template_snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default answers with OPA as the policy engine: the only variant the OPA-only controls apply to."""
+    return _breakable.render(template_snapshot, tmp_path_factory.mktemp("opa") / "project", policy_engine="opa")
 
-    Both are rendered from `template_snapshot`, this working tree's copier.yml + template/,
+
+@pytest.fixture(scope="module")
+def project_for(pristine: Path, full: Path, opa: Path) -> ProjectFor:
+    """The default project or, when the control does not apply to it, the full-featured one (conftest), or OPA's.
+
+    All are rendered from `template_snapshot`, this working tree's copier.yml + template/,
     so uncommitted template changes are what gets checked.
     """
     projects = [
-        (path, yaml.safe_load((path / ".copier-answers.yml").read_text(encoding="utf-8"))) for path in (pristine, full)
+        (path, yaml.safe_load((path / ".copier-answers.yml").read_text(encoding="utf-8")))
+        for path in (pristine, full, opa)
     ]
 
     def pick(control: Control) -> tuple[Path, Mapping[str, Any]]:
