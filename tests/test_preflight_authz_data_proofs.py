@@ -331,8 +331,8 @@ RUNTIME_TF = "infra/terraform/modules/runtime/main.tf"
          "client_context() does not refuse TLS below 1.2"),
         (f"{PACKAGE}/security/tls.py", "context.check_hostname = True", "context.check_hostname = False",
          "an outbound connection turns host-name checking off (check_hostname = False)"),
-        (f"{PACKAGE}/security/siem.py", "httpx2.Client(timeout=timeout)",
-         "httpx2.Client(timeout=timeout, verify=False)",
+        (f"{PACKAGE}/security/siem.py", "internal_client(timeout=timeout)",
+         "internal_client(timeout=timeout, verify=False)",
          "an outbound connection turns certificate verification off (verify=False)"),
         (f"{PACKAGE}/config.py", "if url and not verifies_tls(url):", "if url and not url:",
          "production database URLs are not required to use sslmode=verify-full"),
@@ -351,3 +351,65 @@ RUNTIME_TF = "infra/terraform/modules/runtime/main.tf"
 def test_weakening_tls_fails_data_05(project: Path, relative, old, new, message) -> None:
     edit(project, relative, old, new)
     _assert_fails(project, "DATA-05", message)
+
+
+# ------------------------------------------------------------------ internal clients (DATA-11, AUTHZ-11)
+
+INTERNAL_HTTP = f"{PACKAGE}/security/internal_http.py"
+
+
+@pytest.fixture(scope="module")
+def opa_project(tmp_path_factory: pytest.TempPathFactory, template_snapshot: Path) -> Path:
+    return _render(tmp_path_factory, template_snapshot, policy_engine="opa")
+
+
+def _internal_clients(project: Path, control: str = "DATA-11"):
+    report = run_preflight(project, only=[control])
+    (result,) = report.results
+    (check,) = [check for check in result.checks if check.check == "data.internal_clients"]
+    return report, check.outcome
+
+
+@pytest.mark.parametrize("variant", ["pristine", "opa_project"])
+def test_a_generated_project_keeps_internal_clients_off_proxies(variant: str, request: pytest.FixtureRequest) -> None:
+    _, outcome = _internal_clients(request.getfixturevalue(variant))
+    assert outcome.status is Status.PASSED, outcome.findings
+
+
+@pytest.mark.parametrize(
+    ("relative", "old", "new", "message"),
+    [
+        (INTERNAL_HTTP, '"trust_env": False', '"trust_env": True',
+         "internal_client_options() does not set trust_env=False"),
+        (INTERNAL_HTTP, '"follow_redirects": False', '"follow_redirects": True',
+         "internal_client_options() does not set follow_redirects=False"),
+        (INTERNAL_HTTP, "session.trust_env = False", "session.trust_env = True",
+         "internal_session() does not set trust_env = False"),
+        (INTERNAL_HTTP, "session.max_redirects = 0", "session.max_redirects = 30",
+         "internal_session() does not set max_redirects = 0"),
+        (f"{PACKAGE}/security/siem.py", "internal_client(timeout=timeout)", "httpx2.Client(timeout=timeout)",
+         "an internal client builds an HTTP client itself (httpx2.Client)"),
+        (f"{PACKAGE}/security/oidc.py", "**internal_client_options(timeout=HTTP_TIMEOUT_SECONDS, verify=",
+         "timeout=HTTP_TIMEOUT_SECONDS, verify=(",
+         "an internal client builds an OAuth2Client without **internal_client_options"),
+        (f"{PACKAGE}/secrets/vault.py", "allow_redirects=False,", "allow_redirects=True,",
+         "an internal client builds an hvac.Client without session=internal_session() and allow_redirects=False"),
+    ],
+)  # fmt: skip
+def test_an_internal_client_a_proxy_could_steer_fails_data_10(project: Path, relative, old, new, message) -> None:
+    edit(project, relative, old, new)
+    report, outcome = _internal_clients(project)
+    assert outcome.status is Status.FAILED, outcome.summary
+    located = [finding for finding in outcome.findings if message in finding.message]
+    assert located, [finding.message for finding in outcome.findings]
+    assert all(finding.path and finding.hint for finding in located)
+    assert "DATA-11" in [failure.control_id for failure in report.blocking_failures]
+
+
+def test_an_opa_url_the_settings_do_not_check_fails_authz_10(opa_project: Path, tmp_path: Path) -> None:
+    project = private_copy(opa_project, tmp_path)
+    edit(project, f"{PACKAGE}/config.py", 'require_internal_url(self.opa_url, setting="APP_OPA_URL")', "pass")
+    report, outcome = _internal_clients(project, "AUTHZ-11")
+    assert outcome.status is Status.FAILED
+    assert any("Settings accept any APP_OPA_URL" in finding.message for finding in outcome.findings)
+    assert "AUTHZ-11" in [failure.control_id for failure in report.blocking_failures]

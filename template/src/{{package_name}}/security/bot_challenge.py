@@ -32,6 +32,7 @@ import httpx2
 import structlog
 
 from ..errors import ChallengeRequiredError
+from .internal_http import internal_client
 from .stuffing import StuffingMonitor
 
 log = structlog.get_logger("security.bot_challenge")
@@ -69,7 +70,7 @@ class SiteverifyVerifier:
         self._secret = secret
         self._url = verify_url
         self._hostname = expected_hostname
-        self._client = client or httpx2.Client(timeout=timeout, follow_redirects=False)
+        self._client = client or internal_client(timeout=timeout)
 
     def describe(self, remote_ip: str | None) -> dict[str, object]:
         """The widget (and its site key) lives on your page; the client only learns which kind to show."""

@@ -54,6 +54,12 @@ def sensitive_columns(table: sa.Table) -> dict[str, sa.Column]:
     return {column.name: column for column in table.columns if classification_of(column) in SENSITIVE}
 
 
+def reveal_permissions(table: sa.Table) -> frozenset[str]:
+    """The permissions `mask_for` looks at for `table`: the only ones worth deciding per record."""
+    columns = sensitive_columns(table).values()
+    return frozenset(str(column.info["reveal"]) for column in columns if column.info.get("reveal"))
+
+
 def sensitive_field_names(tables: Iterable[sa.Table]) -> frozenset[str]:
     """Names of every tagged column of `tables` (the log redaction masks these keys)."""
     return frozenset(name for table in tables for name in sensitive_columns(table))

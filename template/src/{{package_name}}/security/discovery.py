@@ -12,12 +12,11 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from urllib.parse import urlsplit
 
 import httpx2
 
-from ..config import LOOPBACK_HOSTS
 from .auth_errors import IdentityProviderError
+from .internal_http import internal_client, is_internal_url
 
 HTTP_TIMEOUT_SECONDS = 5.0
 MAX_DOCUMENT_BYTES = 512 * 1024
@@ -31,18 +30,13 @@ def tls_context() -> ssl.SSLContext:
 
 def acceptable_url(url: object, *, allow_loopback_http: bool) -> bool:
     """HTTPS with a host; `http` only to a loopback host and only when allowed."""
-    if not isinstance(url, str):
-        return False
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return True
-    return allow_loopback_http and parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+    return is_internal_url(url, allow_loopback_http=allow_loopback_http)
 
 
 def fetch_json(url: str, *, what: str) -> Mapping[str, object]:
     """GET a JSON object; any failure is an IdentityProviderError naming `what`, not the cause."""
     try:
-        with httpx2.Client(timeout=HTTP_TIMEOUT_SECONDS, follow_redirects=False, verify=tls_context()) as http:
+        with internal_client(timeout=HTTP_TIMEOUT_SECONDS, verify=tls_context()) as http:
             response = http.get(url, headers={"accept": "application/json"})
     except httpx2.HTTPError as error:
         raise IdentityProviderError(f"the identity provider's {what} could not be fetched") from error

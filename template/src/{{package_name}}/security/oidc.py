@@ -25,6 +25,7 @@ from .auth_errors import CodeExchangeError, IdentityProviderError, InvalidTokenE
 from .claims import ClaimsMapping, require_mfa
 from .clock import Clock
 from .discovery import HTTP_TIMEOUT_SECONDS, ProviderMetadata, fetch_json, fetch_metadata, tls_context
+from .internal_http import internal_client_options
 from .jwks import JwksCache
 from .login_state import LoginAttemptStore
 from .pkce import CHALLENGE_METHOD, code_challenge
@@ -175,9 +176,7 @@ class OidcClient:
                 client_id=self.config.client_id,
                 client_secret=self._client_secret(),
                 token_endpoint_auth_method="client_secret_basic",  # noqa: S106 - a method name
-                timeout=HTTP_TIMEOUT_SECONDS,
-                follow_redirects=False,
-                verify=tls_context(),
+                **internal_client_options(timeout=HTTP_TIMEOUT_SECONDS, verify=tls_context()),
             ) as oauth:
                 tokens = oauth.fetch_token(
                     metadata.token_endpoint,

@@ -41,6 +41,7 @@ import structlog
 from sqlalchemy import Engine, text
 
 from ..errors import AppError, ConfigurationError, MissingSecretError
+from .internal_http import internal_client
 from .tls import client_context
 
 log = structlog.get_logger(__name__)
@@ -73,7 +74,7 @@ class HttpSink:
         self._headers = {"Content-Type": "application/x-ndjson"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
-        self._client = client or httpx2.Client(timeout=timeout)
+        self._client = client or internal_client(timeout=timeout)
 
     def send(self, records: list[dict[str, Any]]) -> None:
         body = "".join(json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n" for record in records)

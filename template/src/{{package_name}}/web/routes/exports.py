@@ -6,6 +6,11 @@ the grant's ABAC conditions (e.g. finance and admin export only their own
 region); and every classified field is masked unless the caller may reveal
 it for that record (`mask_for`). The export is recorded in the audit log
 (`customers.exported`, row count only) before any data leaves.
+
+Decisions go through `RequestDecisions`: one per distinct (permission,
+record) in the request, and only for the permissions `mask_for` reads, so
+with OPA a 40-row export costs a handful of calls, not one per permission
+per row, and answers exactly what per-row decisions would.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from fastapi import APIRouter, Request
 
 from ...customers import Customer, CustomerRepository, customers
 from ...security.audit import AuditAction, AuditEntry
-from ...security.classification import mask_for
+from ...security.classification import mask_for, reveal_permissions
 from ...security.policy import Record
+from ...security.policy.request_decisions import RequestDecisions
 from ...security.principal import Principal
 from ..authz import require, where
 
@@ -32,15 +38,16 @@ def _record(customer: Customer) -> Record:
 @router.get("/customers")
 def export_customers(request: Request, principal: Annotated[Principal, require("exports:customers")]) -> dict[str, Any]:
     services = request.app.state.services
-    point = request.app.state.authz
+    decisions = RequestDecisions(request.app.state.authz, principal)
+    reveal = reveal_permissions(customers)
     with services.data.begin(principal) as tx:
         rows = CustomerRepository(tx, services.keyring).list()
     exported = []
     for customer in rows:
         record = _record(customer)
-        if not point.decide(principal, "exports:customers", record).allowed:
+        if not decisions.decide("exports:customers", record).allowed:
             continue
-        permissions = {p for p in point.matrix.permissions if point.decide(principal, p, record).allowed}
+        permissions = decisions.granted(reveal, record)
         exported.append(mask_for(permissions, {**asdict(customer), "id": str(customer.id)}, customers))
     with services.engine.begin() as connection:
         request.app.state.audit.append(
