@@ -8,6 +8,7 @@ runs that tool instead of re-implementing it.
 
 from . import (
     ai,
+    answers,
     authz,
     authz_abac,
     authz_justification,
@@ -47,6 +48,7 @@ from . import (
 
 __all__ = [
     "ai",
+    "answers",
     "authz",
     "authz_abac",
     "authz_justification",
