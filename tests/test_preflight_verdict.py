@@ -119,7 +119,9 @@ def test_allow_unknown_through_the_cli(project: Path, without_scanners) -> None:
         check=False,
     )
     assert accepted.returncode == 0, accepted.stderr
-    assert json.loads(accepted.stdout)["accepted_unknown"] == {"DEPLOY-07": "checkov runs in CI"}
+    data = json.loads(accepted.stdout)
+    assert data["accepted_unknown"] == {"DEPLOY-07": "checkov runs in CI"}
+    assert (data["verdict"], data["ok"]) == ("PARTIAL", False), "an --only run is never a plain PASS"
     bare = subprocess.run([*args, "--allow-unknown", "DEPLOY-07"], capture_output=True, text=True, env=env, check=False)
     assert bare.returncode == 2
     assert "needs a --reason" in bare.stderr
@@ -152,7 +154,7 @@ def test_sarif_validates_and_locates_every_result(project: Path, without_scanner
         assert not uri.startswith(("/", "./", "file:")), uri
         assert (project / uri).exists(), uri
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
-        assert result["partialFingerprints"]["secureScaffoldFinding/v1"]
+        assert result["partialFingerprints"]["secureScaffoldFinding/v2"]
     env_result = next(result for result in results if result["ruleId"] == "DEPLOY-05")
     assert env_result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == ".env"
 
@@ -177,7 +179,7 @@ def test_sarif_fingerprints_are_stable_across_runs(project: Path, without_scanne
     first = _sarif(run_preflight(project))["runs"][0]["results"]
     second = _sarif(run_preflight(project))["runs"][0]["results"]
     assert [r["partialFingerprints"] for r in first] == [r["partialFingerprints"] for r in second]
-    assert len({r["partialFingerprints"]["secureScaffoldFinding/v1"] for r in first}) == len(first)
+    assert len({r["partialFingerprints"]["secureScaffoldFinding/v2"] for r in first}) == len(first)
 
 
 def test_sarif_leaves_out_accepted_and_skipped_controls(project: Path, without_scanners) -> None:

@@ -11,8 +11,13 @@ What code scanning needs, and how each need is met:
   warning), and rules carry `security-severity` so alerts sort by it;
 - rules have help text (the check's hint, how to fix it);
 - `partialFingerprints` are stable across runs for the same problem (the
-  control, the check, the file and the message with its numbers masked), so
-  an alert is matched, not re-opened, when a count in its message changes;
+  control, the check, the file, the line and the message with its numbers
+  masked), so an alert is matched, not re-opened, when a count in its message
+  changes; two findings that would still share one (the same masked message at
+  the same place) get an occurrence index, as `primaryLocationLineHash`'s
+  `:n`, so distinct findings never share a fingerprint;
+- the run's properties carry the verdict and, for a restricted run (`--only`),
+  the selection and what it left unchecked: a PARTIAL run is never a clean one;
 - GitHub's hard limits (25,000 results and 1,000 locations per result, 20
   tags per rule) are far above what one project's catalog can produce; the
   results are capped at the display limit all the same.
@@ -38,7 +43,7 @@ SECURITY_SEVERITY = {"blocking": "8.0", "warning": "4.0"}
 MAX_RESULTS = 5000
 #: Project-level files a finding is pinned to when it names none and the control's own files are absent.
 PROJECT_FILES = (".copier-answers.yml", "CONTROL_OWNERS", "README.md", "pyproject.toml")
-FINGERPRINT_KEY = "secureScaffoldFinding/v1"
+FINGERPRINT_KEY = "secureScaffoldFinding/v2"
 _NUMBERS = re.compile(r"\d+")
 
 
@@ -58,9 +63,19 @@ def _fallback_location(root: Path, control_id: str, package: str | None) -> str:
     return PROJECT_FILES[0]
 
 
-def _fingerprint(control_id: str, check: str, uri: str, message: str) -> str:
-    stable = "\x1f".join((control_id, check, uri, _NUMBERS.sub("N", message)))
+def _fingerprint(control_id: str, check: str, uri: str, line: int | None, message: str) -> str:
+    """Digits in the message are masked (a count changing is the same problem); the line is not (another place is)."""
+    stable = "\x1f".join((control_id, check, uri, str(line or 0), _NUMBERS.sub("N", message)))
     return hashlib.sha256(stable.encode()).hexdigest()
+
+
+def _occurrences(results: list[dict[str, Any]]) -> None:
+    """Suffix `:n` (1-based, in report order) to fingerprints that collide, so each result's is unique."""
+    seen: dict[str, int] = {}
+    for result in results:
+        fingerprint = result["partialFingerprints"][FINGERPRINT_KEY]
+        seen[fingerprint] = seen.get(fingerprint, 0) + 1
+        result["partialFingerprints"][FINGERPRINT_KEY] = f"{fingerprint}:{seen[fingerprint]}"
 
 
 def _rule(result: ControlResult, hints: list[str]) -> dict[str, Any]:
@@ -114,12 +129,19 @@ def render_sarif(report: Report) -> str:
                         "message": {"text": f"{prefix}{finding.message}. {finding.hint}".strip()},
                         "locations": [{"physicalLocation": physical}],
                         "partialFingerprints": {
-                            FINGERPRINT_KEY: _fingerprint(control.control_id, check.check, uri, finding.message)
+                            FINGERPRINT_KEY: _fingerprint(
+                                control.control_id,
+                                check.check,
+                                uri,
+                                finding.line if finding.path else None,
+                                finding.message,
+                            )
                         },
                         "properties": {"check": check.check, "status": check.outcome.status.value},
                     }
                 )
         rules.append(_rule(control, hints))
+    _occurrences(results)
     sarif = {
         "$schema": SCHEMA,
         "version": "2.1.0",
@@ -135,7 +157,14 @@ def render_sarif(report: Report) -> str:
                     }
                 },
                 "results": results[:MAX_RESULTS],
-                "properties": {"verdict": report.verdict.value},
+                "properties": {
+                    "verdict": report.verdict.value,
+                    "restricted": report.restricted,
+                    "selected": list(report.selected),
+                    "notSelected": list(report.not_selected),
+                    "answersInconsistentWithTree": list(report.contradictions),
+                    "tools": {name: dict(tool) for name, tool in report.tools.items()},
+                },
             }
         ],
     }

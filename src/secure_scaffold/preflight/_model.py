@@ -19,11 +19,18 @@ class Verdict(enum.StrEnum):
     PASS = "PASS"  # noqa: S105 - a verdict, not a credential
     FAIL = "FAIL"
     INCOMPLETE = "INCOMPLETE"
+    #: Every selected control passed, but the run was restricted (`--only`): the rest were not checked.
+    PARTIAL = "PARTIAL"
 
     @property
     def exit_code(self) -> int:
-        """0 pass, 1 a blocking control failed, 3 a blocking control could not be checked (2 is a usage error)."""
-        return {"PASS": 0, "FAIL": 1, "INCOMPLETE": 3}[self.value]
+        """0 pass or partial, 1 a blocking control failed, 3 one could not be checked (2 is a usage error).
+
+        PARTIAL exits 0 so a developer can iterate on one control (`--only AUTH-10`) in a
+        loop; it is never mistaken for a pass because every format says PARTIAL, `ok` is
+        false, and the deploy gate refuses restricted runs.
+        """
+        return {"PASS": 0, "FAIL": 1, "INCOMPLETE": 3, "PARTIAL": 0}[self.value]
 
 
 class Status(enum.StrEnum):
@@ -123,14 +130,32 @@ class ControlResult:
 
 @dataclass(frozen=True)
 class Report:
-    """The whole run: every applicable control's result, and what did not apply."""
+    """The whole run: every selected control's result, what did not apply, and what was not selected.
+
+    Attributes:
+        not_applicable: controls the project's answers (and its tree) rule out.
+        selected: the ids a restricted run asked for (`--only`); empty for a full run.
+        not_selected: applicable controls a restricted run did not check. They are not
+            "not applicable": nobody looked at them, so the verdict is at best PARTIAL.
+        contradictions: where the tree contradicts the answers file (a `billing/` package
+            with `payment_provider: none`); the controls those answers switch off were run anyway.
+        tools: each external tool the run found: its path and what its `--version` printed.
+    """
 
     project: str
     generated: bool
     answers: Mapping[str, object]
     results: tuple[ControlResult, ...]
     not_applicable: tuple[str, ...]
-    tool_versions: Mapping[str, str] = field(default_factory=dict)
+    selected: tuple[str, ...] = ()
+    not_selected: tuple[str, ...] = ()
+    contradictions: tuple[str, ...] = ()
+    tools: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    @property
+    def restricted(self) -> bool:
+        """The run left applicable controls unchecked by selection (`--only`)."""
+        return bool(self.not_selected)
 
     @property
     def blocking_failures(self) -> tuple[ControlResult, ...]:
@@ -143,15 +168,19 @@ class Report:
 
     @property
     def verdict(self) -> Verdict:
-        """FAIL when a blocking control failed; INCOMPLETE when one could not be checked; else PASS.
+        """FAIL when a blocking control failed; INCOMPLETE when one could not be checked; PARTIAL when the
+        run checked only a selection; else PASS.
 
         An unchecked blocking control is never a pass (house rule 10): the run
-        must name it in `--allow-unknown` with a reason to pass without it.
+        must name it in `--allow-unknown` with a reason to pass without it. Nor is
+        a control the run was told not to look at: a restricted run is PARTIAL.
         """
         if self.blocking_failures:
             return Verdict.FAIL
         if self.unchecked:
             return Verdict.INCOMPLETE
+        if self.restricted:
+            return Verdict.PARTIAL
         return Verdict.PASS
 
     @property

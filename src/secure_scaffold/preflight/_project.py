@@ -7,6 +7,7 @@ applies and what is missing is reported as missing.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ..errors import AnswersError
+from ..options import CHOICE_QUESTIONS
+
+ANSWERS_FILE = ".copier-answers.yml"
 
 IGNORED_DIRS = frozenset(
     {
@@ -29,6 +35,65 @@ IGNORED_DIRS = frozenset(
         ".pytest_cache",
     }
 )
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    """The tree has code an answer says the project does not have: `billing/` with `payment_provider: none`.
+
+    Editing the answers file must not switch off the controls that guard code which is still
+    there, so preflight runs them as if the answer were any of `switched_on`, and GOV-05 fails.
+    """
+
+    directory: str
+    question: str
+    value: object
+    switched_on: tuple[object, ...]
+
+    @property
+    def message(self) -> str:
+        shown = str(self.value).lower() if isinstance(self.value, bool) else self.value
+        return f"answers file inconsistent with the tree: {self.directory} exists but {self.question} is {shown}"
+
+
+#: (package sub-directory, the answer that generates it, the answer's value that means "not generated").
+#: The template creates each directory only when the answer is not that value (copier.yml, template/src/).
+GENERATED_BY_ANSWER: tuple[tuple[str, str, object], ...] = (
+    ("billing", "payment_provider", "none"),
+    ("tenancy", "tenancy", "single"),
+    ("ai", "ai_features", False),
+)
+
+
+def _switched_on(question: str, off: object) -> tuple[object, ...]:
+    if isinstance(off, bool):
+        return (not off,)
+    return tuple(choice.id for choice in CHOICE_QUESTIONS[question] if choice.id != off)
+
+
+def _read_answers(answers_file: Path) -> dict[str, Any]:
+    """The answers file as a mapping; a file that is not one is an error naming the file and line, never a traceback.
+
+    A malformed answers file is not "no answers" (that would preflight the project as a
+    foreign repository), and not a failed control (exit 1): it is a usage error, exit 2.
+    """
+    try:
+        loaded = yaml.safe_load(answers_file.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as error:
+        raise AnswersError(f"{answers_file}: cannot read the answers file: not UTF-8 ({error.reason})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{answers_file}:{mark.line + 1}" if mark is not None else str(answers_file)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise AnswersError(
+            f"{where}: cannot read the answers file: {problem}; restore it from git (`git checkout -- {ANSWERS_FILE}`)"
+        ) from None
+    if not isinstance(loaded, dict):
+        raise AnswersError(
+            f"{answers_file}:1: cannot read the answers file: "
+            f"it holds a {type(loaded).__name__}, not a mapping of answers"
+        )
+    return loaded
 
 
 @dataclass
@@ -48,12 +113,11 @@ class Project:
 
     @classmethod
     def load(cls, root: Path) -> Project:
-        answers_file = root / ".copier-answers.yml"
+        answers_file = root / ANSWERS_FILE
         answers: dict[str, Any] = {}
         if answers_file.is_file():
-            loaded = yaml.safe_load(answers_file.read_text(encoding="utf-8")) or {}
-            if isinstance(loaded, dict):
-                answers = {key: value for key, value in loaded.items() if not key.startswith("_")}
+            loaded = _read_answers(answers_file)
+            answers = {key: value for key, value in loaded.items() if not str(key).startswith("_")}
         return cls(root=root.resolve(), answers=answers)
 
     @property
@@ -97,6 +161,57 @@ class Project:
             return self.root / "src" / str(name)
         candidates = sorted(path.parent for path in (self.root / "src").glob("*/__init__.py"))
         return candidates[0] if len(candidates) == 1 else None
+
+    @cached_property
+    def contradictions(self) -> tuple[Contradiction, ...]:
+        """Where the tree has code that the answers say was not generated (cheap and certain: a package dir).
+
+        Only a package directory holding Python counts: an empty leftover directory guards nothing.
+        """
+        if not self.generated or self.package_dir is None:
+            return ()
+        found = []
+        for directory, question, off in GENERATED_BY_ANSWER:
+            value = self.answers.get(question)
+            if value != off or type(value) is not type(off):
+                continue
+            code = self.package_dir / directory
+            if code.is_dir() and any(code.rglob("*.py")):
+                found.append(Contradiction(f"{self.relative(code)}/", question, value, _switched_on(question, off)))
+        return tuple(found)
+
+    def answer_variants(self) -> list[dict[str, Any]]:
+        """The answers, and every way they would read had each contradicted answer matched the tree.
+
+        The controls that apply are those of any variant: code that is there is checked.
+        """
+        if not self.contradictions:
+            return [dict(self.answers)]
+        choices = [[(c.question, value) for value in c.switched_on] for c in self.contradictions]
+        return [{**self.answers, **dict(combination)} for combination in itertools.product(*choices)]
+
+    def answers_matching_tree(self) -> dict[str, Any]:
+        """The answers as the checks should read them: each contradicted answer taken from the tree, or dropped.
+
+        A check that stands down for `payment_provider: none` must not stand down for code that is
+        there, so a contradicted answer becomes what the tree shows (`ai_features: true`; the one
+        provider whose adapter is present) or, when the tree does not say, is left out for the
+        checks to infer (as they do for a repository that was not generated).
+        """
+        answers = dict(self.answers)
+        for contradiction in self.contradictions:
+            answers.pop(contradiction.question, None)
+            if len(contradiction.switched_on) == 1:
+                answers[contradiction.question] = contradiction.switched_on[0]
+            elif contradiction.question == "payment_provider" and self.package_dir is not None:
+                present = [
+                    provider
+                    for provider in contradiction.switched_on
+                    if (self.package_dir / "billing" / f"{provider}_provider.py").is_file()
+                ]
+                if len(present) == 1:
+                    answers[contradiction.question] = present[0]
+        return answers
 
     def read(self, relative: str) -> str | None:
         path = self.root / relative

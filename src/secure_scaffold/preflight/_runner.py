@@ -6,12 +6,13 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from ..controls import Catalog, load_catalog
+from ..controls import Catalog, Control, load_catalog
 from ..errors import PreflightError
 from ..profiles import Profile
 from ._model import CheckResult, ControlResult, Outcome, Report, Status, skipped, unknown
 from ._project import Project
 from ._registry import Check, CheckRegistry, registry
+from ._tools import tool_log_position, tools_used
 
 Progress = Callable[[str], None]
 
@@ -87,7 +88,8 @@ def run_preflight(
     """Preflight the project at `path`.
 
     Args:
-        only: control ids to restrict the run to (all applicable ones when empty).
+        only: control ids to restrict the run to (all applicable ones when empty). The applicable
+            controls left out are reported as not selected, and the verdict is at best PARTIAL.
         skip: control id -> the reason it is skipped; recorded in the report.
         allow_unknown: control id -> why the run accepts it staying UNKNOWN (a tool that cannot run
             here, say); recorded in the report. Without it, an unchecked blocking control makes the
@@ -113,11 +115,17 @@ def run_preflight(
             if not reason.strip():
                 raise PreflightError(f"{flag} {control_id} needs a --reason (it is recorded in the report)")
 
-    applicable = catalog.applicable(project.answers) if project.generated else list(catalog)
-    if only:
-        applicable = [control for control in applicable if control.id in set(only)]
+    applicable = _applicable(catalog, project)
+    recorded_answers = dict(project.answers)
+    project.answers = project.answers_matching_tree()
     not_applicable = tuple(control.id for control in catalog if control not in applicable)
+    selected = tuple(dict.fromkeys(only))
+    not_selected: tuple[str, ...] = ()
+    if selected:
+        not_selected = tuple(control.id for control in applicable if control.id not in selected)
+        applicable = [control for control in applicable if control.id in selected]
 
+    tool_mark = tool_log_position()
     wanted = [check for control in applicable if control.id not in skip for check in registry_.for_control(control.id)]
     outcomes = _run_checks(project, wanted, registry_, progress)
 
@@ -141,10 +149,26 @@ def run_preflight(
     return Report(
         project=str(project.root),
         generated=project.generated,
-        answers=project.answers,
+        answers=recorded_answers,
         results=tuple(results),
         not_applicable=not_applicable,
+        selected=selected,
+        not_selected=not_selected,
+        contradictions=tuple(contradiction.message for contradiction in project.contradictions),
+        tools=tools_used(since=tool_mark),
     )
+
+
+def _applicable(catalog: Catalog, project: Project) -> list[Control]:
+    """The controls the project must meet: its answers decide, unless its tree has code they switch off.
+
+    A project whose answers file was edited to `payment_provider: none` while `billing/` is still
+    there keeps its billing controls: they apply under any answer that matches the tree.
+    """
+    if not project.generated:
+        return list(catalog)
+    applying = {control.id for answers in project.answer_variants() for control in catalog.applicable(answers)}
+    return [control for control in catalog if control.id in applying]
 
 
 def _result(

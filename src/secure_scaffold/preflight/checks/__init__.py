@@ -8,6 +8,7 @@ runs that tool instead of re-implementing it.
 
 from . import (
     ai,
+    answers,
     authz,
     authz_abac,
     authz_justification,
@@ -49,6 +50,7 @@ from . import (
 
 __all__ = [
     "ai",
+    "answers",
     "authz",
     "authz_abac",
     "authz_justification",
