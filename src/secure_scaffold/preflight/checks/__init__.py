@@ -45,6 +45,7 @@ from . import (
     runtime,
     sessions,
     tenancy,
+    tenancy_storage,
     workflows,
 )
 
@@ -87,5 +88,6 @@ __all__ = [
     "runtime",
     "sessions",
     "tenancy",
+    "tenancy_storage",
     "workflows",
 ]
