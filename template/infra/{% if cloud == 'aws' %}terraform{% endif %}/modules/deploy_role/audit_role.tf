@@ -37,6 +37,13 @@ resource "aws_iam_role_policy" "audit" {
         Resource = "*"
       },
       {
+        # The drift task runs only if its revision is Terraform's but for the image (runtime/release_record.tf).
+        Sid      = "ReadTerraformsRevisionRecord"
+        Effect   = "Allow"
+        Action   = ["ssm:GetParameter", "ssm:GetParameterHistory"]
+        Resource = ["arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/ecs-release/${var.audit_task_family}/terraform-revision"]
+      },
+      {
         Sid       = "ReadThisServicesNetworkConfiguration"
         Effect    = "Allow"
         Action    = ["ecs:DescribeServices"]

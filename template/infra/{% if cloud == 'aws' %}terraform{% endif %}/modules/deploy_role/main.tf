@@ -73,6 +73,13 @@ resource "aws_iam_role_policy" "deploy" {
         Resource = "*"
       },
       {
+        # Every release is built from the revision Terraform registered (runtime/release_record.tf); read, never write.
+        Sid      = "ReadTerraformsRevisionRecord"
+        Effect   = "Allow"
+        Action   = ["ssm:GetParameter", "ssm:GetParameterHistory"]
+        Resource = ["arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/ecs-release/${var.task_definition_family}/terraform-revision", "arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/ecs-release/${var.audit_task_family}/terraform-revision"]
+      },
+      {
         Sid       = "RollThisServiceOnly"
         Effect    = "Allow"
         Action    = ["ecs:DescribeServices", "ecs:UpdateService"]

@@ -41,6 +41,13 @@ resource "aws_iam_role_policy" "migrations" {
         Resource = "*"
       },
       {
+        # The migrations task is built from the revision Terraform registered (runtime/release_record.tf).
+        Sid      = "ReadTerraformsRevisionRecord"
+        Effect   = "Allow"
+        Action   = ["ssm:GetParameter", "ssm:GetParameterHistory"]
+        Resource = ["arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/ecs-release/${var.migrations_task_family}/terraform-revision"]
+      },
+      {
         Sid       = "ReadThisServicesNetworkConfiguration"
         Effect    = "Allow"
         Action    = ["ecs:DescribeServices"]
