@@ -627,6 +627,14 @@ resource "aws_iam_role_policy" "p" {
             "task definition app runs a container on var.sidecar_image, not the verified var.image",
         ),
         (
+            # B2 (red team): HCL objects accept `:` and spaces; the container list is parsed, not grepped.
+            TF / "runtime" / "main.tf",
+            "  }])\n  lifecycle {\n    precondition {\n      condition     = startswith(var.image",
+            '  }, {\n    name      = "helper"\n    image : "docker.io/library/busybox:latest"\n    essential = false\n'
+            "  }])\n  lifecycle {\n    precondition {\n      condition     = startswith(var.image",
+            'task definition app runs a container on "docker.io/library/busybox:latest", not the verified var.image',
+        ),
+        (
             TF / "runtime" / "main.tf",
             "  lifecycle {\n    ignore_changes = [task_definition]\n  }\n",
             "",
@@ -645,7 +653,7 @@ resource "aws_iam_role_policy" "p" {
             "one role may both push images (ecr:PutImage) and roll the service",
         ),
     ],
-    ids=["sidecar-on-another-image", "apply-rolls-back", "image-by-tag", "deployer-pushes"],
+    ids=["sidecar-on-another-image", "sidecar-image-colon", "apply-rolls-back", "image-by-tag", "deployer-pushes"],
 )
 def test_an_unverified_image_path_fails_deploy_04(
     project: Path, relative: Path, old: str, new: str, message: str
