@@ -1,7 +1,10 @@
 # The audit role: the nightly permission-drift job assumes it, in the audit environment (no
 # reviewers: it runs every night). Read-only: it may start the drift task (a fixed command; it
-# registers no task definition, so it cannot change what that task runs), pass that task's two
-# roles, and read the drift task's log stream. It cannot run the migrations task or roll the service.
+# registers no task definition), pass that task's two roles, and read the drift task's log stream.
+# ecs:RunTask accepts containerOverrides and IAM has no condition key to refuse them: the holder of
+# this role CAN run another command of the deployed image with the drift task's roles. The scripts
+# never send overrides for it, and runtime/run_task_overrides.tf alarms when this role does.
+# It cannot run the migrations task or roll the service.
 
 resource "aws_iam_role" "audit" {
   name                 = "${var.name}-github-audit"
