@@ -3,7 +3,7 @@
 # registers no task definition), pass that task's two roles, and read the drift task's log stream.
 # ecs:RunTask accepts containerOverrides and IAM has no condition key to refuse them: the holder of
 # this role CAN run another command of the deployed image with the drift task's roles. The scripts
-# never send overrides for it, and runtime/run_task_overrides.tf alarms when this role does.
+# never send overrides for it, and account_baseline/run_task_overrides.tf alarms when this role does.
 # It cannot run the migrations task or roll the service.
 
 resource "aws_iam_role" "audit" {
