@@ -58,6 +58,7 @@ ALLOWED_SKIPS = {
     "CKV2_AWS_57": "third-party credentials cannot be rotated by a Lambda; runbook rotation every 90 days",
     "CKV_AWS_252": "an SNS message per trail file would flood the alarm topic; the trail streams to CloudWatch Logs",
     "CKV2_AWS_3": "one account's detector; organisation-wide auto-enable is the GuardDuty delegated administrator's",
+    "CKV2_AWS_34": "Terraform's task definition revision record holds an ARN, not a secret; no KMS grant for readers",
 }
 
 #: Allow statements AWS forces to use Resource "*": Sid -> (the exact actions, why). Anything else is a failure.
@@ -337,6 +338,7 @@ def test_deploy_role_trust_is_pinned_to_repository_environment_and_sts_audience(
         equals = conditions["StringEquals"]
         assert equals["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
         assert equals["token.actions.githubusercontent.com:sub"] == (
+            "repository_owner_id:${var.github_repository_owner_id}:repository_id:${var.github_repository_id}:"
             "repo:${var.github_repository}:environment:${var.github_environment}:ref:${var.github_ref}"
             ":job_workflow_ref:${var.github_repository}/${var.github_workflow}@${var.github_ref}"
         )
@@ -507,13 +509,16 @@ def test_every_github_role_is_bound_to_one_workflow_on_main(covering: dict[str, 
         assert len(roles) == 4, roles
         for subject in roles.values():
             assert re.fullmatch(
+                r"repository_owner_id:\$\{var\.github_repository_owner_id\}:repository_id:\$\{var\.github_repository_id\}:"
                 r"repo:\$\{var\.github_repository\}:environment:\$\{var\.\w+\}:ref:\$\{var\.github_ref\}"
                 r":job_workflow_ref:\$\{var\.github_repository\}/\$\{var\.\w+\}@\$\{var\.github_ref\}",
                 subject,
             ), subject
         controls = _parse(_text(tree, "modules/github_repository_controls/main.tf"))
         template = controls["resource"][0]["github_actions_repository_oidc_subject_claim_customization_template"]
-        assert template["this"]["include_claim_keys"] == ["repo", "context", "ref", "job_workflow_ref"]
+        assert template["this"]["include_claim_keys"] == [
+            "repository_owner_id", "repository_id", "repo", "context", "ref", "job_workflow_ref",
+        ]  # fmt: skip
 
 
 def test_the_github_root_pins_its_provider_and_locks_encrypted_state(covering: dict[str, Path]) -> None:

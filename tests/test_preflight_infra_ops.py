@@ -195,6 +195,10 @@ def test_a_checkov_skip_without_a_reason_fails(rendered, tmp_path, checkov) -> N
          "the GitHub deploy role's trust is not pinned to one repository and environment (repo:*"),
         ("deploy_role/main.tf", ":environment:${var.github_environment}", ":ref:refs/heads/main",
          "the GitHub deploy role's trust is not pinned to one repository and environment"),
+        # B4 (red team): bound to the repository's name only, a re-created repository of that name would match.
+        ("deploy_role/main.tf",
+         '"repository_owner_id:${var.github_repository_owner_id}:repository_id:${var.github_repository_id}:repo:',
+         '"repo:', "the GitHub deploy role's trust is not pinned to one repository and environment (repo:"),
         ("deploy_role/main.tf",
          ":ref:${var.github_ref}:job_workflow_ref:${var.github_repository}/${var.github_workflow}@${var.github_ref}\"",
          '"', "the GitHub deploy role's trust is not bound to one workflow on one branch (repo:"),
@@ -239,8 +243,9 @@ def _drop_block(path: Path, header: str) -> None:
          "statement GrantsOnlyForAwsResources lets every principal of the account ['kms:Decrypt']"),
         ("kms/main.tf", ':role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS" }', ':role/*" }',
          "infra.kms_key_policies", "statement RdsManagesTheMasterSecret lets every principal of the account"),
-        ("github_repository_controls/main.tf", 'include_claim_keys = ["repo", "context", "ref", "job_workflow_ref"]',
-         'include_claim_keys = ["repo", "context"]', "infra.github_repository_controls",
+        ("github_repository_controls/main.tf",
+         'include_claim_keys = ["repository_owner_id", "repository_id", "repo", "context", "ref", "job_workflow_ref"]',
+         'include_claim_keys = ["repo", "context", "ref", "job_workflow_ref"]', "infra.github_repository_controls",
          "nothing sets the repository's OIDC subject to the form the roles trust"),
         ("github_repository_controls/main.tf", "can_admins_bypass   = false", "can_admins_bypass   = true",
          "infra.github_repository_controls",
@@ -632,6 +637,14 @@ resource "aws_iam_role_policy" "p" {
             "task definition app runs a container on var.sidecar_image, not the verified var.image",
         ),
         (
+            # B2 (red team): HCL objects accept `:` and spaces; the container list is parsed, not grepped.
+            TF / "runtime" / "main.tf",
+            "  }])\n  lifecycle {\n    precondition {\n      condition     = startswith(var.image",
+            '  }, {\n    name      = "helper"\n    image : "docker.io/library/busybox:latest"\n    essential = false\n'
+            "  }])\n  lifecycle {\n    precondition {\n      condition     = startswith(var.image",
+            'task definition app runs a container on "docker.io/library/busybox:latest", not the verified var.image',
+        ),
+        (
             TF / "runtime" / "main.tf",
             "  lifecycle {\n    ignore_changes = [task_definition]\n  }\n",
             "",
@@ -650,7 +663,7 @@ resource "aws_iam_role_policy" "p" {
             "one role may both push images (ecr:PutImage) and roll the service",
         ),
     ],
-    ids=["sidecar-on-another-image", "apply-rolls-back", "image-by-tag", "deployer-pushes"],
+    ids=["sidecar-on-another-image", "sidecar-image-colon", "apply-rolls-back", "image-by-tag", "deployer-pushes"],
 )
 def test_an_unverified_image_path_fails_deploy_04(
     project: Path, relative: Path, old: str, new: str, message: str

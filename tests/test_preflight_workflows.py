@@ -295,6 +295,49 @@ def test_a_verifier_that_does_not_bind_the_commit_fails_deploy_04(project: Path)
     ]
 
 
+def test_a_verification_that_ignores_its_failure_fails_deploy_04(project: Path) -> None:
+    """B2 (red team): `cosign verify ... || true` and continue-on-error verify nothing."""
+    verifier = _workflow(project, "verify-release.yml")
+    _edit(
+        verifier,
+        'cosign verify "$image" "${source[@]}" > /dev/null\n',
+        'cosign verify "$image" "${source[@]}" > /dev/null || true\n',
+    )
+    assert _findings(project, "DEPLOY-04", "deploy.verified_from_main") == [
+        "verification step `cosign verify (this repository's release workflow, this tag, this commit)` ignores a "
+        "failure (|| true)"
+    ]
+
+
+def test_a_verification_step_that_continues_on_error_fails_deploy_04(project: Path) -> None:
+    verifier = _workflow(project, "verify-release.yml")
+    _edit(
+        verifier,
+        "      - name: cosign verify (this repository's release workflow, this tag, this commit)\n",
+        "      - name: cosign verify (this repository's release workflow, this tag, this commit)\n"
+        "        continue-on-error: true\n",
+    )
+    assert _findings(project, "DEPLOY-04", "deploy.verified_from_main") == [
+        "verification step `cosign verify (this repository's release workflow, this tag, this commit)` has "
+        "continue-on-error: a failed verification deploys anyway"
+    ]
+
+
+def test_a_deploy_of_a_digest_the_verifier_did_not_output_fails_deploy_04(project: Path) -> None:
+    """B2 (red team): the deploy job must roll out needs.<verifier>.outputs.image, not an input it was given."""
+    deploy = _workflow(project, "deploy.yml")
+    text = deploy.read_text(encoding="utf-8")
+    verified = "IMAGE: ${{ needs.verify.outputs.image }}"
+    last = text.rindex(verified)
+    deploy.write_text(
+        text[:last] + "IMAGE: ${{ vars.ECR_REPOSITORY_URL }}@${{ inputs.version }}" + text[last + len(verified) :],
+        encoding="utf-8",
+    )
+    assert _findings(project, "DEPLOY-04", "deploy.verified_from_main") == [
+        "job deploy releases ${{ vars.ECR_REPOSITORY_URL }}@${{ inputs.version }}, not the digest the verifier output"
+    ]
+
+
 def test_a_verifier_inlined_in_deploy_yml_fails_deploy_04(project: Path) -> None:
     """The dispatcher picks the ref deploy.yml runs from; only a called workflow of main's is main's code."""
     _edit(

@@ -282,6 +282,104 @@ def test_release_signs_attests_and_ships_sboms(project: Path) -> None:
     assert "anchore/sbom-action" not in release
 
 
+def test_the_distribution_is_hashed_before_the_sbom_tools_and_checked_before_signing(
+    projects: dict[str, Path], tmp_path: Path
+) -> None:
+    """B6 (red team): the SBOM tools run in the build job after the wheel exists; what they could change in
+    dist/ must not be signed. The hash is taken before any tool is installed and checked by `publish`."""
+    release = _load(projects["default"] / ".github" / "workflows" / "release.yml")
+    build, publish = release["jobs"]["build"], release["jobs"]["publish"]
+    names = [step.get("name", "") for step in build["steps"]]
+    hashed = next(i for i, step in enumerate(build["steps"]) if step.get("id") == "built")
+    first_tool = next(i for i, step in enumerate(build["steps"]) if "python-tools.lock" in step.get("run", ""))
+    assert names[hashed - 1].startswith("Build")
+    assert hashed < first_tool
+    assert build["outputs"]["dist-sha256"] == "${{ steps.built.outputs.sha256 }}"
+    steps = publish["steps"]
+    check = next(i for i, step in enumerate(steps) if "dist-sha256" in str(step.get("env", {})))
+    first_sign = next(i for i, step in enumerate(steps) if "cosign sign-blob" in step.get("run", ""))
+    assert check < first_sign
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "app-1.0-py3-none-any.whl").write_bytes(b"wheel")
+    (dist / "app-1.0.tar.gz").write_bytes(b"sdist")
+    output = tmp_path / "output"
+    subprocess.run(["bash", "-e", "-c", build["steps"][hashed]["run"]], cwd=tmp_path, check=True,
+                   env={"PATH": "/usr/bin:/bin", "GITHUB_OUTPUT": str(output)})  # fmt: skip
+    expected = output.read_text(encoding="utf-8").strip().removeprefix("sha256=")
+
+    def verify() -> int:
+        env = {"PATH": "/usr/bin:/bin", "EXPECTED": expected}
+        return subprocess.run(["bash", "-e", "-c", steps[check]["run"]], cwd=tmp_path, env=env, check=False).returncode
+
+    assert verify() == 0
+    (dist / "app-1.0-py3-none-any.whl").write_bytes(b"wheel with a tool's extra file")
+    assert verify() == 1
+
+
+FAKE_GH = """#!/bin/sh
+# `gh api` prints the canned runs; `gh run download` records which run it would trust.
+case "$1" in
+  api) cat "$FAKE_RUNS" ;;
+  run) echo "$3" >> "$FAKE_DOWNLOADS" ;;
+esac
+"""
+
+
+def _git(repository: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repository), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_control_review_trusts_only_mains_own_runs(projects: dict[str, Path], tmp_path: Path) -> None:
+    """B3 (red team): `headBranch == "main"` also matches a fork's main (a pull request) and a tag named main;
+    only this repository's scheduled or dispatched runs on a commit of main may supply earlier outcomes."""
+    workflow = projects["default"] / ".github" / "workflows" / "control-review.yml"
+    (script,) = [run for name, run in _run_scripts(workflow) if "Earlier quarters" in name]
+    repository = tmp_path / "repository"
+    repository.mkdir()
+    _git(repository, "init", "-q", "-b", "main")
+    _git(repository, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "a")
+    on_main = _git(repository, "rev-parse", "HEAD")
+    _git(repository, "update-ref", "refs/remotes/origin/main", on_main)
+    _git(repository, "checkout", "-q", "-b", "elsewhere")
+    _git(repository, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "b")
+    off_main = _git(repository, "rev-parse", "HEAD")
+    mine = {"full_name": "acme/app"}
+    runs = [
+        {"id": 1, "head_branch": "main", "event": "schedule", "head_sha": on_main, "head_repository": mine},
+        {"id": 2, "head_branch": "main", "event": "pull_request", "head_sha": on_main,
+         "head_repository": {"full_name": "mallory/app"}},
+        {"id": 3, "head_branch": "main", "event": "schedule", "head_sha": on_main,
+         "head_repository": {"full_name": "mallory/app"}},
+        {"id": 4, "head_branch": "main", "event": "push", "head_sha": off_main, "head_repository": mine},
+        {"id": 5, "head_branch": "main", "event": "workflow_dispatch", "head_sha": off_main, "head_repository": mine},
+        {"id": 6, "head_branch": "main", "event": "workflow_dispatch", "head_sha": on_main, "head_repository": mine},
+    ]  # fmt: skip
+    (tmp_path / "runs.json").write_text(json.dumps({"workflow_runs": runs}), encoding="utf-8")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gh").write_text(FAKE_GH, encoding="utf-8")
+    (bin_dir / "gh").chmod(0o755)
+    downloads = tmp_path / "downloads"
+    result = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", script],
+        cwd=repository,
+        env={
+            "PATH": f"{bin_dir}:/usr/bin:/bin",
+            "GITHUB_REPOSITORY": "acme/app",
+            "FAKE_RUNS": str(tmp_path / "runs.json"),
+            "FAKE_DOWNLOADS": str(downloads),
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert downloads.read_text(encoding="utf-8").split() == ["1", "6"]
+
+
 def test_dependabot_has_a_cooldown_for_every_ecosystem(project: Path) -> None:
     config = _load(project / ".github" / "dependabot.yml")
     ecosystems = {update["package-ecosystem"] for update in config["updates"]}

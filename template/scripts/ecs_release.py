@@ -15,6 +15,17 @@ service runs now. `deploy` registers a revision of the service's task definition
 is stable, then reads back every running task and fails unless each of its
 containers runs the digest.
 
+Every new revision is built from the revision TERRAFORM registered, never from the one the service
+runs now nor the family's latest: Terraform records its revision's ARN in the SSM parameter
+`/ecs-release/<family>/terraform-revision` (runtime/release_record.tf), which the release roles may
+read but not write. An out-of-band revision (another entryPoint, environment, secrets or roles
+registered with the deploy role's RegisterTaskDefinition on `*`) is therefore never carried forward,
+and a reviewed Terraform change reaches production with the next deploy. A service that runs a
+revision that differs in anything but `image` from every revision Terraform has recorded is refused
+(investigate, then roll it back onto Terraform's revision); so is a fixed task (the drift check)
+whose latest revision does. After the roll-out, the revision the tasks run is read back and compared
+with Terraform's in everything but `image`.
+
 Every container of a task shares the task's IAM role, so every container gets
 the verified image, not just the first: a task definition holding a container
 whose image comes from another repository is refused rather than half-updated.
@@ -58,6 +69,12 @@ READ_ONLY_FIELDS = (
     "registeredBy",
     "deregisteredAt",
 )
+
+
+#: Where Terraform records the task definition revision it registered (runtime/release_record.tf).
+TERRAFORM_RECORD = "/ecs-release/{family}/terraform-revision"
+#: What a revision must share with Terraform's: everything but each container's `image`.
+VOLATILE_CONTAINER_FIELDS = ("image",)
 
 
 class ReleaseError(Exception):
@@ -130,15 +147,75 @@ def _replace_every_image(definition: dict[str, Any], image: str, sidecars: dict[
         container["image"] = _expected_image(container["name"], image, sidecars)[1]
 
 
+def family_of(task_definition: str) -> str:
+    """The family of a task definition ARN or `family[:revision]` reference."""
+    name = task_definition.rsplit("/", 1)[-1]
+    return name.rsplit(":", 1)[0] if name.rsplit(":", 1)[-1].isdigit() else name
+
+
+def _describe(task_definition: str) -> dict[str, Any]:
+    return aws("ecs", "describe-task-definition", "--task-definition", task_definition)["taskDefinition"]
+
+
+def terraform_revisions(family: str) -> list[str]:
+    """The revisions Terraform has recorded for `family`, newest first (the first is the current one)."""
+    name = TERRAFORM_RECORD.format(family=family)
+    current = aws("ssm", "get-parameter", "--name", name).get("Parameter", {}).get("Value")
+    if not current:
+        raise ReleaseError(f"Terraform has recorded no revision of {family} ({name}): apply the runtime module first")
+    history = aws("ssm", "get-parameter-history", "--name", name).get("Parameters", [])
+    earlier = [entry.get("Value") for entry in reversed(history) if entry.get("Value") not in (None, current)]
+    return [current, *dict.fromkeys(earlier)]
+
+
+def _comparable(definition: dict[str, Any]) -> dict[str, Any]:
+    """A task definition without what a release may change (each container's image) and what AWS adds."""
+    kept = {k: v for k, v in definition.items() if k not in READ_ONLY_FIELDS and k != "tags"}
+    kept["containerDefinitions"] = [
+        {k: v for k, v in c.items() if k not in VOLATILE_CONTAINER_FIELDS}
+        for c in definition.get("containerDefinitions", [])
+    ]
+    return kept
+
+
+def differences(definition: dict[str, Any], reference: dict[str, Any]) -> list[str]:
+    """The fields (command, entryPoint, environment, secrets, roles, ...) in which `definition` differs
+    from `reference`, ignoring each container's image."""
+    ours, theirs = _comparable(definition), _comparable(reference)
+    changed = [
+        key
+        for key in sorted(set(ours) | set(theirs))
+        if key != "containerDefinitions" and ours.get(key) != theirs.get(key)
+    ]
+    containers = {c.get("name"): c for c in ours["containerDefinitions"]}
+    expected = {c.get("name"): c for c in theirs["containerDefinitions"]}
+    for name in sorted(set(containers) | set(expected), key=str):
+        mine, other = containers.get(name, {}), expected.get(name, {})
+        changed += [f"{name}.{key}" for key in sorted(set(mine) | set(other)) if mine.get(key) != other.get(key)]
+    return changed
+
+
+def _refuse_unrecorded(task_definition: str, recorded: list[str]) -> None:
+    """Refuse when `task_definition` matches (but for images) none of the revisions Terraform recorded."""
+    definition = _describe(task_definition)
+    first = differences(definition, _describe(recorded[0]))
+    if not first or any(not differences(definition, _describe(arn)) for arn in recorded[1:]):
+        return
+    raise ReleaseError(
+        f"{task_definition} is not a revision Terraform registered: it differs from {recorded[0]} in "
+        f"{', '.join(first)} (an out-of-band change?). Investigate, roll the service back onto "
+        f"{recorded[0]}, then release again"
+    )
+
+
 def register_with_image(
-    task_definition: str, image: str | None, sidecars: dict[str, str] | None = None
-) -> tuple[str, str, dict[str, str]]:
-    """A new revision of `task_definition` with `image` in every container and each sidecar's pinned image
-    in it (or the current revision when `image` is None); (arn, first container's name, name -> image)."""
-    definition = aws("ecs", "describe-task-definition", "--task-definition", task_definition)["taskDefinition"]
+    family: str, image: str, sidecars: dict[str, str] | None = None
+) -> tuple[str, str, dict[str, str], dict[str, Any]]:
+    """A new revision of Terraform's revision of `family` with `image` in every container and each sidecar's
+    pinned image in it; (arn, first container's name, container name -> image, Terraform's definition)."""
+    baseline = _describe(terraform_revisions(family)[0])
+    definition = json.loads(json.dumps(baseline))
     container = definition["containerDefinitions"][0]["name"]
-    if image is None:
-        return definition["taskDefinitionArn"], container, _images(definition)
     _replace_every_image(definition, image, sidecars or {})
     for field in READ_ONLY_FIELDS:
         definition.pop(field, None)
@@ -146,7 +223,14 @@ def register_with_image(
         path = Path(directory) / "task-definition.json"
         path.write_text(json.dumps(definition), encoding="utf-8")
         registered = aws("ecs", "register-task-definition", "--cli-input-json", f"file://{path}")
-    return registered["taskDefinition"]["taskDefinitionArn"], container, _images(definition)
+    return registered["taskDefinition"]["taskDefinitionArn"], container, _images(definition), baseline
+
+
+def _fixed_revision(family: str) -> tuple[str, str, dict[str, str]]:
+    """The family's latest revision (the deploy registered it), refused unless it is Terraform's but for images."""
+    definition = _describe(family)
+    _refuse_unrecorded(definition["taskDefinitionArn"], terraform_revisions(family))
+    return definition["taskDefinitionArn"], definition["containerDefinitions"][0]["name"], _images(definition)
 
 
 def _app_images(images: dict[str, str]) -> set[str]:
@@ -155,16 +239,19 @@ def _app_images(images: dict[str, str]) -> set[str]:
 
 
 def _running_images(current: dict[str, Any]) -> set[str]:
-    """The app images of the task definition the service runs now."""
-    definition = aws("ecs", "describe-task-definition", "--task-definition", current["taskDefinition"])
-    return _app_images(_images(definition["taskDefinition"]))
+    """The app images of the task definition the service runs now (sidecars run their own)."""
+    return _app_images(_images(_describe(current["taskDefinition"])))
 
 
 def run_task(
     cluster: str, service: str, family: str | None, image: str | None, command: list[str], sidecars: dict[str, str]
 ) -> int:
     current = _service(cluster, service)
-    arn, container, images = register_with_image(family or current["taskDefinition"], image, sidecars)
+    family = family or family_of(current["taskDefinition"])
+    if image is None:
+        arn, container, images = _fixed_revision(family)
+    else:
+        arn, container, images, _ = register_with_image(family, image, sidecars)
     if image is None and _app_images(images) != (deployed := _running_images(current)):
         raise ReleaseError(
             f"{arn} runs {sorted(_app_images(images))}, but {service} runs {sorted(deployed)}; "
@@ -188,9 +275,14 @@ def run_task(
     return int(exit_code)
 
 
-def _check_running(cluster: str, service: str, arn: str, image: str, sidecars: dict[str, str]) -> int:
-    """Every task the service runs is of revision `arn` and each of its containers runs the digest (a
+def _check_running(
+    cluster: str, service: str, arn: str, image: str, baseline: dict[str, Any], sidecars: dict[str, str]
+) -> int:
+    """Every task the service runs is of revision `arn`, which is Terraform's `baseline` but for images
+    (command, entryPoint, environment, secrets, roles), and each of its containers runs the digest (a
     sidecar: its own pinned digest)."""
+    if drift := differences(_describe(arn), baseline):
+        raise ReleaseError(f"{arn} differs from Terraform's {baseline.get('taskDefinitionArn')} in {', '.join(drift)}")
     digests = {name: sidecar.split("@", 1)[1] for name, sidecar in sidecars.items()}
     digest = image.split("@", 1)[1]
     listed = aws("ecs", "list-tasks", "--cluster", cluster, "--service-name", service, "--desired-status", "RUNNING")
@@ -212,14 +304,16 @@ def _check_running(cluster: str, service: str, arn: str, image: str, sidecars: d
 
 def deploy(cluster: str, service: str, image: str, also: list[str], sidecars: dict[str, str]) -> int:
     current = _service(cluster, service)
-    arn, _, _ = register_with_image(current["taskDefinition"], image, sidecars)
-    for family in also:
-        extra, _, _ = register_with_image(family, image, sidecars)
+    family = family_of(current["taskDefinition"])
+    _refuse_unrecorded(current["taskDefinition"], terraform_revisions(family))
+    arn, _, _, baseline = register_with_image(family, image, sidecars)
+    for other in also:
+        extra, _, _, _ = register_with_image(other, image, sidecars)
         print(f"registered {extra} on {image}", file=sys.stderr)
     aws("ecs", "update-service", "--cluster", cluster, "--service", service, "--task-definition", arn)
     print(f"rolling out {arn} to {service}", file=sys.stderr)
     aws("ecs", "wait", "services-stable", "--cluster", cluster, "--services", service)
-    count = _check_running(cluster, service, arn, image, sidecars)
+    count = _check_running(cluster, service, arn, image, baseline, sidecars)
     print(f"{service} is stable on {image}: {count} task(s), every container on the digest", file=sys.stderr)
     return 0
 

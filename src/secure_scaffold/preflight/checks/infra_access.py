@@ -33,7 +33,7 @@ from .infra import (
 #: Key-policy actions that hand out plaintext or ciphertext: never to "every principal of the account".
 KEY_USE_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt", "kms:*")
 #: The subject claims the roles' trust expects, in order (infra.WORKFLOW_BINDING).
-SUBJECT_CLAIM_KEYS = ["repo", "context", "ref", "job_workflow_ref"]
+SUBJECT_CLAIM_KEYS = ["repository_owner_id", "repository_id", "repo", "context", "ref", "job_workflow_ref"]
 
 
 def _text(value: Any) -> str:

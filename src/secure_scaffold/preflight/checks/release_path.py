@@ -16,12 +16,14 @@ Read from the workflow YAML and the Terraform text; what a scanner checks better
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from .._model import Finding, Outcome, failed, passed
 from .._project import Project
 from .._registry import register
+from . import _hcl
 from .infra import TERRAFORM_DIR
 from .workflows import Workflow, workflows
 
@@ -37,6 +39,16 @@ SIDECAR_IMAGES = {"opa": "var.opa_image"}
 CONTAINER_NAME = re.compile(r'^\s*name\s*=\s*"([^"]+)"', re.M)
 ECR_WRITES = ("ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload")
 ROLL_OUT = ("ecs:UpdateService", "ecs:RegisterTaskDefinition")
+#: Commands whose failure must fail the verifier (a step that swallows it verifies nothing).
+VERIFICATIONS = (
+    "cosign verify",
+    "gh attestation verify",
+    "git merge-base --is-ancestor",
+    "sbom_policy.py",
+    "verify_artifact.py",
+)
+SWALLOWED = re.compile(r"\|\|\s*(true|:|exit\s+0)\b|^\s*set\s+\+e\b", re.M)
+IMAGE_ARGUMENT = re.compile(r"--image\s+\"?\$\{?(\w+)")
 
 
 def _runs(job: dict[str, Any]) -> str:
@@ -72,6 +84,9 @@ def _source_findings(deploy: Workflow, loaded: list[Workflow]) -> list[Finding]:
                 deploy.relative,
             )
         ]
+    findings += _swallowed_findings(verifier)
+    verify_jobs = [job_id for job_id, called in verifiers if called is verifier]
+    findings += _image_source_findings(deploy, verify_jobs)
     for flag in SOURCE_BINDINGS:
         if flag not in verifier.runs:
             findings.append(
@@ -100,6 +115,64 @@ def _source_findings(deploy: Workflow, loaded: list[Workflow]) -> list[Finding]:
                 verifier.line_of("--signer-workflow"),
             )
         )
+    return findings
+
+
+def _swallowed_findings(verifier: Workflow) -> list[Finding]:
+    """A verification whose failure is ignored (`|| true`, `set +e`, `continue-on-error`) verifies nothing."""
+    findings = []
+    for job_id, job in verifier.jobs.items():
+        for step in verifier.steps(job):
+            run = str(step.get("run", ""))
+            if not any(command in run for command in VERIFICATIONS):
+                continue
+            name = step.get("name") or job_id
+            if str(step.get("continue-on-error", False)).strip().lower() not in {"false", ""}:
+                findings.append(
+                    Finding(
+                        f"verification step `{name}` has continue-on-error: a failed verification deploys anyway",
+                        "remove continue-on-error from every verification step",
+                        verifier.relative,
+                        verifier.line_of("continue-on-error"),
+                    )
+                )
+            if match := SWALLOWED.search(run):
+                findings.append(
+                    Finding(
+                        f"verification step `{name}` ignores a failure ({match.group(0).strip()})",
+                        "let every verification command fail the step; handle an expected failure with "
+                        "`|| { echo ...; exit 1; }`",
+                        verifier.relative,
+                        verifier.line_of(match.group(0).strip()),
+                    )
+                )
+    return findings
+
+
+def _image_source_findings(deploy: Workflow, verify_jobs: list[str]) -> list[Finding]:
+    """What migrate and deploy run must be the digest the verifier output, not an input or a variable."""
+    verified = re.compile(r"^\$\{\{\s*needs\.(" + "|".join(map(re.escape, verify_jobs)) + r")\.outputs\.[\w-]+\s*\}\}$")
+    findings = []
+    for job_id, job in deploy.jobs.items():
+        for step in deploy.steps(job):
+            run = str(step.get("run", ""))
+            if "ecs_release.py" not in run or "--image" not in run:
+                continue
+            env = step.get("env") if isinstance(step.get("env"), dict) else {}
+            variables = IMAGE_ARGUMENT.findall(run)
+            sources = [str(env.get(variable, f"${variable} (not set by the step)")) for variable in variables]
+            if not variables:
+                sources = [run.split("--image", 1)[1].split()[0] if run.split("--image", 1)[1].split() else "?"]
+            for source in sources:
+                if not (verify_jobs and verified.match(source.strip())):
+                    findings.append(
+                        Finding(
+                            f"job {job_id} releases {source}, not the digest the verifier output",
+                            'pass `--image "$IMAGE"` with `IMAGE: ${{ needs.<verify job>.outputs.image }}`',
+                            deploy.relative,
+                            deploy.line_of(source) if variables else deploy.line_of("--image"),
+                        )
+                    )
     return findings
 
 
@@ -215,11 +288,41 @@ def _container_images(body: str) -> list[tuple[str, str]]:
     return found
 
 
+def _task_images(text: str) -> dict[str, list[tuple[str, str]]]:
+    """Task definition name -> (container name, image expression) of each container, read from the parsed
+    HCL (`image:` and `image =` alike); a container list that is not a literal `jsonencode([...])` is one
+    unknown image."""
+    try:
+        body = _hcl.parse(text)
+    except _hcl.HclError:
+        return {}
+    images: dict[str, list[tuple[str, str]]] = {}
+    for block in body.blocks:
+        if block.type != "resource" or block.labels[:1] != ("aws_ecs_task_definition",):
+            continue
+        value = block.attributes.get("container_definitions")
+        containers = value.args[0] if isinstance(value, _hcl.Call) and value.args else None
+        if not isinstance(containers, list | tuple):
+            images[block.labels[-1]] = [("", "<container_definitions that are not a literal jsonencode([...])>")]
+            continue
+        images[block.labels[-1]] = [
+            (
+                str(container.get("name", "")),
+                image.text if isinstance(image := container.get("image"), _hcl.Expr) else json.dumps(image),
+            )
+            for container in containers
+            if isinstance(container, dict)
+        ]
+    return images
+
+
 def _container_findings(files: dict[str, str]) -> list[Finding]:
     findings = []
     for relative, text in files.items():
+        parsed = _task_images(text)
         for name, body in _blocks(text, "aws_ecs_task_definition"):
-            images = [image for container, image in _container_images(body) if SIDECAR_IMAGES.get(container) != image]
+            pairs = parsed.get(name) or _container_images(body)
+            images = [image for container, image in pairs if SIDECAR_IMAGES.get(container) != image]
             for image in sorted(set(images) - {"var.image"}):
                 findings.append(
                     Finding(

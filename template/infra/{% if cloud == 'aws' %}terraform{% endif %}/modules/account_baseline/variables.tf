@@ -17,3 +17,13 @@ variable "log_retention_days" {
   type    = number
   default = 365
 }
+
+variable "audit_role_name" {
+  description = "The GitHub audit role (deploy_role): a RunTask of its with containerOverrides raises an alarm."
+  type        = string
+}
+
+variable "alarm_topic_arn" {
+  description = "Where the run-task-overrides alarm publishes (the runtime's alarm topic)."
+  type        = string
+}

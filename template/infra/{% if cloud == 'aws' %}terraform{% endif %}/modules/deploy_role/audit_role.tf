@@ -1,7 +1,10 @@
 # The audit role: the nightly permission-drift job assumes it, in the audit environment (no
 # reviewers: it runs every night). Read-only: it may start the drift task (a fixed command; it
-# registers no task definition, so it cannot change what that task runs), pass that task's two
-# roles, and read the drift task's log stream. It cannot run the migrations task or roll the service.
+# registers no task definition), pass that task's two roles, and read the drift task's log stream.
+# ecs:RunTask accepts containerOverrides and IAM has no condition key to refuse them: the holder of
+# this role CAN run another command of the deployed image with the drift task's roles. The scripts
+# never send overrides for it, and account_baseline/run_task_overrides.tf alarms when this role does.
+# It cannot run the migrations task or roll the service.
 
 resource "aws_iam_role" "audit" {
   name                 = "${var.name}-github-audit"
@@ -16,7 +19,7 @@ resource "aws_iam_role" "audit" {
       Condition = {
         StringEquals = {
           "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
-          "token.actions.githubusercontent.com:sub" = "repo:${var.github_repository}:environment:${var.audit_github_environment}:ref:${var.github_ref}:job_workflow_ref:${var.github_repository}/${var.audit_github_workflow}@${var.github_ref}"
+          "token.actions.githubusercontent.com:sub" = "repository_owner_id:${var.github_repository_owner_id}:repository_id:${var.github_repository_id}:repo:${var.github_repository}:environment:${var.audit_github_environment}:ref:${var.github_ref}:job_workflow_ref:${var.github_repository}/${var.audit_github_workflow}@${var.github_ref}"
         }
       }
     }]
@@ -35,6 +38,13 @@ resource "aws_iam_role_policy" "audit" {
         Effect   = "Allow"
         Action   = ["ecs:DescribeTaskDefinition"]
         Resource = "*"
+      },
+      {
+        # The drift task runs only if its revision is Terraform's but for the image (runtime/release_record.tf).
+        Sid      = "ReadTerraformsRevisionRecord"
+        Effect   = "Allow"
+        Action   = ["ssm:GetParameter", "ssm:GetParameterHistory"]
+        Resource = ["arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/ecs-release/${var.audit_task_family}/terraform-revision"]
       },
       {
         Sid       = "ReadThisServicesNetworkConfiguration"

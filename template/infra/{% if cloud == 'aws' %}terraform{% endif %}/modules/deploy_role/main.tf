@@ -33,9 +33,11 @@ resource "aws_iam_openid_connect_provider" "github" {
 resource "aws_iam_role" "deploy" {
   name                 = "${var.name}-github-deploy"
   max_session_duration = 3600
-  # Trusted: one workflow file, on the protected branch, in one environment. The subject is the
-  # repository's customised form (modules/github_repository_controls sets the template): a writer's
-  # branch workflow that names the environment carries its own ref and workflow, so it never matches.
+  # Trusted: one workflow file, on the protected branch, in one environment, of this repository BY ID
+  # (owner and repository ids come first: a re-created or re-registered repository of the same name has
+  # other ids). The subject is the repository's customised form (modules/github_repository_controls sets
+  # the template): a writer's branch workflow that names the environment carries its own ref and
+  # workflow, so it never matches.
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -45,7 +47,7 @@ resource "aws_iam_role" "deploy" {
       Condition = {
         StringEquals = {
           "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
-          "token.actions.githubusercontent.com:sub" = "repo:${var.github_repository}:environment:${var.github_environment}:ref:${var.github_ref}:job_workflow_ref:${var.github_repository}/${var.github_workflow}@${var.github_ref}"
+          "token.actions.githubusercontent.com:sub" = "repository_owner_id:${var.github_repository_owner_id}:repository_id:${var.github_repository_id}:repo:${var.github_repository}:environment:${var.github_environment}:ref:${var.github_ref}:job_workflow_ref:${var.github_repository}/${var.github_workflow}@${var.github_ref}"
         }
       }
     }]
@@ -71,6 +73,13 @@ resource "aws_iam_role_policy" "deploy" {
         Effect   = "Allow"
         Action   = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"]
         Resource = "*"
+      },
+      {
+        # Every release is built from the revision Terraform registered (runtime/release_record.tf); read, never write.
+        Sid      = "ReadTerraformsRevisionRecord"
+        Effect   = "Allow"
+        Action   = ["ssm:GetParameter", "ssm:GetParameterHistory"]
+        Resource = ["arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/ecs-release/${var.task_definition_family}/terraform-revision", "arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/ecs-release/${var.audit_task_family}/terraform-revision"]
       },
       {
         Sid       = "RollThisServiceOnly"

@@ -20,7 +20,7 @@ resource "aws_iam_role" "migrations" {
       Condition = {
         StringEquals = {
           "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
-          "token.actions.githubusercontent.com:sub" = "repo:${var.github_repository}:environment:${var.migrations_github_environment}:ref:${var.github_ref}:job_workflow_ref:${var.github_repository}/${var.github_workflow}@${var.github_ref}"
+          "token.actions.githubusercontent.com:sub" = "repository_owner_id:${var.github_repository_owner_id}:repository_id:${var.github_repository_id}:repo:${var.github_repository}:environment:${var.migrations_github_environment}:ref:${var.github_ref}:job_workflow_ref:${var.github_repository}/${var.github_workflow}@${var.github_ref}"
         }
       }
     }]
@@ -39,6 +39,13 @@ resource "aws_iam_role_policy" "migrations" {
         Effect   = "Allow"
         Action   = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"]
         Resource = "*"
+      },
+      {
+        # The migrations task is built from the revision Terraform registered (runtime/release_record.tf).
+        Sid      = "ReadTerraformsRevisionRecord"
+        Effect   = "Allow"
+        Action   = ["ssm:GetParameter", "ssm:GetParameterHistory"]
+        Resource = ["arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/ecs-release/${var.migrations_task_family}/terraform-revision"]
       },
       {
         Sid       = "ReadThisServicesNetworkConfiguration"

@@ -17,3 +17,8 @@ output "promote_role_arn" {
   description = "AWS_PROMOTE_ROLE_ARN of the promotion environment: pushes verified digests into ECR (not a secret)."
   value       = aws_iam_role.promote.arn
 }
+
+output "audit_role_name" {
+  description = "The audit role's name: CloudTrail names it as the session issuer (account_baseline alarms on its RunTask overrides)."
+  value       = aws_iam_role.audit.name
+}

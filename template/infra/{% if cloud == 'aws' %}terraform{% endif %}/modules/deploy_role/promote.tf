@@ -21,7 +21,7 @@ resource "aws_iam_role" "promote" {
       Condition = {
         StringEquals = {
           "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
-          "token.actions.githubusercontent.com:sub" = "repo:${var.github_repository}:environment:${var.promote_environment}:ref:${var.github_ref}:job_workflow_ref:${var.github_repository}/${var.promote_github_workflow}@${var.github_ref}"
+          "token.actions.githubusercontent.com:sub" = "repository_owner_id:${var.github_repository_owner_id}:repository_id:${var.github_repository_id}:repo:${var.github_repository}:environment:${var.promote_environment}:ref:${var.github_ref}:job_workflow_ref:${var.github_repository}/${var.promote_github_workflow}@${var.github_ref}"
         }
       }
     }]

@@ -11,6 +11,24 @@ variable "github_repository" {
   }
 }
 
+variable "github_repository_owner_id" {
+  description = "The numeric id of the repository's owner (gh api repos/OWNER/REPO --jq .owner.id): a name can be re-registered by someone else, an id cannot."
+  type        = string
+  validation {
+    condition     = can(regex("^[0-9]+$", var.github_repository_owner_id))
+    error_message = "Use the owner's numeric id."
+  }
+}
+
+variable "github_repository_id" {
+  description = "The repository's numeric id (gh api repos/OWNER/REPO --jq .id): a deleted and re-created (or transferred and re-created) repository of the same name has another."
+  type        = string
+  validation {
+    condition     = can(regex("^[0-9]+$", var.github_repository_id))
+    error_message = "Use the repository's numeric id."
+  }
+}
+
 variable "github_environment" {
   description = "The GitHub environment (with required reviewers for production) the deploy job runs in."
   type        = string

@@ -60,3 +60,8 @@ output "log_group_arn" {
   description = "The app's log group; the one-off tasks (migrate, drift) log to it under their own stream prefix."
   value       = aws_cloudwatch_log_group.app.arn
 }
+
+output "terraform_revision_parameter_arns" {
+  description = "Family -> the SSM parameter holding the revision Terraform registered (read by the release roles)."
+  value       = { for family, parameter in aws_ssm_parameter.terraform_revision : family => parameter.arn }
+}

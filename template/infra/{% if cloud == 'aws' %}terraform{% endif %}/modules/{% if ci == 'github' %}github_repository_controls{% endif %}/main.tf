@@ -40,8 +40,10 @@ data "github_team" "release_managers" {
 resource "github_actions_repository_oidc_subject_claim_customization_template" "this" {
   repository  = var.repository
   use_default = false
-  # repo:<owner>/<repo>:environment:<name>:ref:<ref>:job_workflow_ref:<owner>/<repo>/<workflow>@<ref>
-  include_claim_keys = ["repo", "context", "ref", "job_workflow_ref"]
+  # repository_owner_id:<id>:repository_id:<id>:repo:<owner>/<repo>:environment:<name>:ref:<ref>:
+  # job_workflow_ref:<owner>/<repo>/<workflow>@<ref>. The ids bind the trust to THIS repository: a
+  # name alone is matched again by a repository re-created (or an owner re-registered) under it.
+  include_claim_keys = ["repository_owner_id", "repository_id", "repo", "context", "ref", "job_workflow_ref"]
 }
 
 # ---------------------------------------------------------------- deployment environments

@@ -1,7 +1,10 @@
-# One customer-managed KMS key per tenant, rotation on. The app wraps each
-# tenant's data keys with that tenant's key (envelope encryption), so
-# offboarding a tenant is "schedule its key's deletion" (crypto-shredding,
-# docs/runbooks/tenant-offboarding.md). Key policies: administration delegated to
+# One customer-managed KMS key per tenant, rotation on. With secrets_backend =
+# cloud the app wraps each tenant's data keys with that tenant's key
+# (APP_TENANT_KEK = alias/<name>/tenant/{tenant}, envelope encryption), so
+# offboarding a tenant can also schedule its key's deletion (crypto-shredding,
+# docs/runbooks/tenant-offboarding.md). With secrets_backend = vault the app
+# does NOT use these keys: Vault transit's derived key wraps the data keys, and
+# offboarding is the purge deleting the tenant's wrapped data keys. Key policies: administration delegated to
 # IAM of this account with an explicit action list; use allowed to the named
 # app roles only, and only with the key's own tenant as the encryption context
 # (so a request that names another tenant is refused by KMS, not by app code);
