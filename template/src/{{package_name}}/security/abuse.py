@@ -94,9 +94,7 @@ class LoginDefences:
         """
         if soft_limits and not challenge:
             raise ValueError("soft limits without a challenge would be no limit at all")
-        decision = self.limiter.hit(
-            scope, client=client if limit_client else None, account=account, soft=soft_limits
-        )
+        decision = self.limiter.hit(scope, client=client if limit_client else None, account=account, soft=soft_limits)
         decision.raise_if_limited()
         self.monitor.record_attempt(client, account)
         if decision.global_exceeded:
