@@ -33,6 +33,14 @@ DENY_ALL_VERIFIER = (
     "class DenyAllVerifier:\n    def verify(self, token: str, remote_ip: str | None) -> bool:\n"
     "        return False\n\n\n@dataclass(frozen=True)\nclass ChallengeGate:"
 )
+#: The bot challenge gate in LoginDefences.admit, as generated.
+GATE_CHECK = (
+    "            self.gate.check(\n"
+    "                client,\n                account,\n                challenge_token,\n"
+    "                everyone=self.monitor.is_flooded(scope),\n"
+    "                over_limit=bool(decision.over_limit),\n"
+    "            )"
+)
 INSTALL_GUARD = (
     "app.state.identity.login_guards.append(LoginDefenceGuard(defences, trusted_proxies=settings.trusted_proxies))"
 )
@@ -157,8 +165,8 @@ def test_another_answer_combination_passes_them_too(template_snapshot: Path, tmp
          "a source flagged for credential stuffing is not challenged"),
         ("AUTH-15", ABUSE, 'challenge=context.stage == "login",', "challenge=False,",
          "/auth/login never demands a bot challenge"),
-        ("AUTH-15", ABUSE, "self.gate.check(client, account, challenge_token, everyone=self.monitor.is_flooded(scope))",
-         "del challenge_token", "login attempts never pass the bot challenge gate"),
+        ("AUTH-15", ABUSE, GATE_CHECK, "            del challenge_token",
+         "login attempts never pass the bot challenge gate"),
         # AUTH-15: the challenge never becomes a lockout -- a person can always pass it.
         ("AUTH-15", CONFIG, 'bot_challenge_verifier: Literal["proof_of_work", "siteverify"] = "proof_of_work"',
          'bot_challenge_verifier: Literal["deny", "proof_of_work", "siteverify"] = "deny"',
@@ -180,8 +188,7 @@ def test_another_answer_combination_passes_them_too(template_snapshot: Path, tmp
         ("AUTH-15", ABUSE, "if not outcome.succeeded and outcome.error in COUNTED_CALLBACK_FAILURES:",
          "if not outcome.succeeded:",
          "every failed callback counts towards a challenge: junk callbacks lock out a shared address"),
-        ("AUTH-15", ABUSE, "self.gate.check(client, account, challenge_token, everyone=self.monitor.is_flooded(scope))",
-         "self.gate.check(client, account, challenge_token)",
+        ("AUTH-15", ABUSE, GATE_CHECK, "            self.gate.check(client, account, challenge_token)",
          "a flood over the global login limit does not make the challenge mandatory for everyone"),
         ("AUTH-15", STEP_UP, ", challenge_token=request.headers.get(CHALLENGE_HEADER)", "",
          "the WebAuthn endpoints never demand a bot challenge"),
