@@ -33,6 +33,14 @@ DENY_ALL_VERIFIER = (
     "class DenyAllVerifier:\n    def verify(self, token: str, remote_ip: str | None) -> bool:\n"
     "        return False\n\n\n@dataclass(frozen=True)\nclass ChallengeGate:"
 )
+#: The bot challenge gate in LoginDefences.admit, as generated.
+GATE_CHECK = (
+    "            self.gate.check(\n"
+    "                client,\n                account,\n                challenge_token,\n"
+    "                everyone=self.monitor.is_flooded(scope),\n"
+    "                over_limit=bool(decision.over_limit),\n"
+    "            )"
+)
 INSTALL_GUARD = (
     "app.state.identity.login_guards.append(LoginDefenceGuard(defences, trusted_proxies=settings.trusted_proxies))"
 )
@@ -157,8 +165,8 @@ def test_another_answer_combination_passes_them_too(template_snapshot: Path, tmp
          "a source flagged for credential stuffing is not challenged"),
         ("AUTH-15", ABUSE, 'challenge=context.stage == "login",', "challenge=False,",
          "/auth/login never demands a bot challenge"),
-        ("AUTH-15", ABUSE, "self.gate.check(client, account, challenge_token, everyone=self.monitor.is_flooded(scope))",
-         "del challenge_token", "login attempts never pass the bot challenge gate"),
+        ("AUTH-15", ABUSE, GATE_CHECK, "            del challenge_token",
+         "login attempts never pass the bot challenge gate"),
         # AUTH-15: the challenge never becomes a lockout -- a person can always pass it.
         ("AUTH-15", CONFIG, 'bot_challenge_verifier: Literal["proof_of_work", "siteverify"] = "proof_of_work"',
          'bot_challenge_verifier: Literal["deny", "proof_of_work", "siteverify"] = "deny"',
@@ -180,8 +188,7 @@ def test_another_answer_combination_passes_them_too(template_snapshot: Path, tmp
         ("AUTH-15", ABUSE, "if not outcome.succeeded and outcome.error in COUNTED_CALLBACK_FAILURES:",
          "if not outcome.succeeded:",
          "every failed callback counts towards a challenge: junk callbacks lock out a shared address"),
-        ("AUTH-15", ABUSE, "self.gate.check(client, account, challenge_token, everyone=self.monitor.is_flooded(scope))",
-         "self.gate.check(client, account, challenge_token)",
+        ("AUTH-15", ABUSE, GATE_CHECK, "            self.gate.check(client, account, challenge_token)",
          "a flood over the global login limit does not make the challenge mandatory for everyone"),
         ("AUTH-15", STEP_UP, ", challenge_token=request.headers.get(CHALLENGE_HEADER)", "",
          "the WebAuthn endpoints never demand a bot challenge"),
@@ -321,3 +328,66 @@ def test_a_user_writable_tenant_or_abac_attribute_fails_the_check(
     assert outcome.status is Status.FAILED, outcome
     assert message in [finding.message for finding in outcome.findings], outcome.findings
     assert all(finding.path == IDP_MODULE for finding in outcome.findings)
+
+
+# ------------------------------------------------------------------ Auth0's second factors (amr says only "mfa")
+
+AUTH0_MFA_FACTORS = "identity.auth0_mfa_factors"
+GUARDIAN_PHONE_OFF = "  phone {\n    enabled = false\n  }\n"
+
+
+def _auth0_mfa_factors(project: Path):
+    outcome, _ = check_outcome(project, "AUTH-05", AUTH0_MFA_FACTORS)
+    return outcome
+
+
+def test_the_auth0_registration_offers_no_phone_or_email_factor(idp_projects) -> None:
+    outcome = _auth0_mfa_factors(idp_projects["auth0"])
+    assert outcome.status is Status.PASSED, outcome.findings
+
+
+@pytest.mark.parametrize("idp", ["okta", "keycloak"])
+def test_other_idps_skip_the_auth0_factor_check(idp: str, idp_projects) -> None:
+    assert _auth0_mfa_factors(idp_projects[idp]).status is Status.SKIPPED
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (GUARDIAN_PHONE_OFF, "  phone {\n    enabled       = true\n    message_types = [\"sms\", \"voice\"]\n  }\n",
+         "Auth0 Guardian offers the phone factor (SMS/voice), and Auth0's amr cannot say it was used"),
+        (GUARDIAN_PHONE_OFF, "",
+         "auth0_guardian does not declare the phone factor, so whatever the tenant has set stays on"),
+        ("  email         = false\n", "  email         = true\n",
+         "Auth0 Guardian does not switch email codes off, and Auth0's amr cannot say they were used"),
+        ('resource "auth0_guardian" "mfa"', 'resource "auth0_prompt" "mfa"',
+         "no auth0_guardian resource: SMS may be an Auth0 second factor, and amr would still say mfa"),
+        ("  otp           = true\n", "  otp           = false\n", None),
+    ],
+)  # fmt: skip
+def test_an_auth0_phone_or_email_factor_fails_the_check(
+    old: str, new: str, message: str | None, idp_projects, tmp_path: Path
+) -> None:
+    project = private_copy(idp_projects["auth0"], tmp_path)
+    edit(project, IDP_MODULE, old, new, count=1)
+    if message is None:  # OTP off alone still leaves WebAuthn: a narrower choice, not a weaker one
+        assert _auth0_mfa_factors(project).status is Status.PASSED
+        return
+    outcome = _auth0_mfa_factors(project)
+    assert outcome.status is Status.FAILED, outcome
+    assert message in [finding.message for finding in outcome.findings], outcome.findings
+
+
+def test_auth0_without_any_phone_free_factor_fails_the_check(idp_projects, tmp_path: Path) -> None:
+    project = private_copy(idp_projects["auth0"], tmp_path)
+    edit(project, IDP_MODULE, "  otp           = true\n", "  otp           = false\n", count=1)
+    for kind in ("webauthn_roaming", "webauthn_platform"):
+        text = (project / IDP_MODULE).read_text()
+        start = text.index(f"  {kind} {{\n")
+        end = text.index("  }\n", start) + len("  }\n")
+        (project / IDP_MODULE).write_text(text[:start] + text[end:])
+    outcome = _auth0_mfa_factors(project)
+    assert outcome.status is Status.FAILED
+    assert "Auth0 Guardian enables neither WebAuthn nor one-time-password apps: nobody can pass MFA" in [
+        finding.message for finding in outcome.findings
+    ]

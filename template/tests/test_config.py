@@ -66,6 +66,15 @@ def test_login_rate_limit_shape_is_validated(make_settings, value: str) -> None:
         make_settings(login_rate_limit=value)
 
 
+def test_the_hard_login_cap_must_allow_at_least_the_soft_limit(make_settings) -> None:
+    """A cap below the soft limit would answer 429 where a challenge should have been asked for."""
+    assert make_settings(login_rate_limit="10/minute", login_rate_limit_hard="600/hour").login_rate_limit_hard
+    with pytest.raises(ValidationError, match="APP_LOGIN_RATE_LIMIT_HARD"):
+        make_settings(login_rate_limit="10/minute", login_rate_limit_hard="5/minute")
+    with pytest.raises(ValidationError, match="N/minute"):
+        make_settings(login_rate_limit_hard="lots")
+
+
 def test_database_urls_select_psycopg(make_settings) -> None:
     settings = make_settings(database_url="postgresql://app@db.internal:5432/app")
     assert settings.sqlalchemy_database_url == "postgresql+psycopg://app@db.internal:5432/app"

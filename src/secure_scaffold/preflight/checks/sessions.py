@@ -27,6 +27,8 @@ MAX_ABSOLUTE_SECONDS = 86_400
 EXPIRE_WHY = "expire sessions server-side"
 #: Login attempts per client address allowed by default, per minute.
 MAX_LOGINS_PER_MINUTE = 30
+#: The per-address hard cap at /auth/login (past the soft limit a challenge is due; past this, 429).
+MAX_HARD_LOGINS_PER_MINUTE = 600
 RATE = re.compile(r"^(\d+)/(second|minute|hour)$")
 PER_MINUTE = {"second": 60, "minute": 1, "hour": 1 / 60}
 
@@ -91,39 +93,75 @@ def csrf(project: Project) -> Outcome:
 
 @register("sessions.login_rate_limit", controls=("AUTH-13",), requires=REQUIRES)
 def login_rate_limit(project: Project) -> Outcome:
-    """Login is rate-limited per client address and per account, with sane defaults."""
+    """Login is rate-limited per client address and per account, with sane defaults.
+
+    At `/auth/login` those two limits demand the bot challenge rather than refuse
+    (people share addresses behind a NAT; anyone can type any `login_hint`), and a
+    per-address hard cap refuses; so the cap must exist, be bounded and be applied.
+    """
     config = source(project, "config.py")
     if config is None:
         return missing(project, "config.py", "declare the login rate limits")
+    limits = (
+        ("login_rate_limit", MAX_LOGINS_PER_MINUTE),
+        ("login_account_rate_limit", MAX_LOGINS_PER_MINUTE),
+        ("login_rate_limit_hard", MAX_HARD_LOGINS_PER_MINUTE),
+    )
     findings = []
-    for name in ("login_rate_limit", "login_account_rate_limit"):
+    for name, most in limits:
         default = settings_default(config, name)
         if default is None:
             findings.append(Finding(f"no {name} setting", "rate-limit login", location(project, "config.py")))
             continue
         value, line = default
         match = RATE.match(value) if isinstance(value, str) else None
-        if match is None or int(match.group(1)) * PER_MINUTE[match.group(2)] > MAX_LOGINS_PER_MINUTE:
+        if match is None or int(match.group(1)) * PER_MINUTE[match.group(2)] > most:
             findings.append(
                 Finding(
                     f"{name} defaults to {value!r}",
-                    f"allow at most {MAX_LOGINS_PER_MINUTE} attempts a minute, written like 10/minute",
+                    f"allow at most {most} attempts a minute, written like 10/minute",
                     path=location(project, "config.py"),
                     line=line,
                 )
             )
     abuse = source(project, "security/abuse.py") or ""
-    if "settings.login_rate_limit" not in abuse or "settings.login_account_rate_limit" not in abuse:
+    applied = ("settings.login_rate_limit", "settings.login_account_rate_limit", "settings.login_rate_limit_hard")
+    if not all(name in abuse for name in applied):
         findings.append(
             Finding(
                 "the login guards do not apply the configured rate limits",
-                "build the login limiter from settings.login_rate_limit and login_account_rate_limit",
+                "build the login limiter from settings.login_rate_limit, login_account_rate_limit "
+                "and login_rate_limit_hard",
                 path=location(project, "security/abuse.py"),
             )
         )
+    findings += _sign_in_limits_challenge(project)
     if findings:
         return failed(*findings)
-    return passed("login is rate-limited per address and per account")
+    return passed("login is rate-limited per address and per account; sign-in is challenged, then capped")
+
+
+def _sign_in_limits_challenge(project: Project) -> list[Finding]:
+    """The sign-in guard asks for soft limits: otherwise one NAT host or a stranger's login_hint locks people out."""
+    guard = function_of(project, "security/abuse.py", "LoginDefenceGuard.before")
+    soft = guard is not None and any(
+        isinstance(node, ast.keyword)
+        and node.arg == "soft_limits"
+        and not (isinstance(node.value, ast.Constant) and not node.value.value)
+        for node in ast.walk(guard)
+    )
+    if soft:
+        return []
+    return [
+        finding_at(
+            project,
+            "security/abuse.py",
+            guard,
+            "sign-in refuses by address or login_hint: one host behind a NAT, or anyone naming an account, "
+            "locks people out",
+            'call admit(..., soft_limits=context.stage == "login") so those limits demand the challenge',
+        )
+    ]
 
 
 # ------------------------------------------------------------------ AUTH-09 device binding

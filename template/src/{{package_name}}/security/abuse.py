@@ -7,8 +7,16 @@ An endpoint calls `admit()` before doing any work, then `failed()` or
    global limit never refuses: exceeding it raises an alert and makes the
    challenge mandatory for everyone on that endpoint for a while;
 2. the attempt is counted for stuffing detection (distinct accounts per source);
-3. the bot challenge, when failures, a stuffing alert or a flood call for one
-   (`ChallengeRequiredError`, carrying a challenge the client can solve).
+3. the bot challenge, when failures, a stuffing alert, a flood or a soft limit
+   call for one (`ChallengeRequiredError`, carrying a challenge the client can solve).
+
+Sign-in (`/auth/login`) asks for soft limits (`soft_limits=True`): over the
+per-address limit (`APP_LOGIN_RATE_LIMIT`) or the per-account limit of a
+`login_hint`, the client must solve the challenge rather than being refused.
+Colleagues behind one NAT share an address, and `login_hint` is whatever an
+unauthenticated client typed, so a refusal keyed on either would let one host
+or a stranger lock others out of signing in. Only the much higher per-address
+hard cap (`APP_LOGIN_RATE_LIMIT_HARD`) answers 429 there.
 
 Limits come first so a flood cannot make the app hammer a siteverify API.
 
@@ -76,18 +84,29 @@ class LoginDefences:
         challenge_token: str | None = None,
         challenge: bool = True,
         limit_client: bool = True,
+        soft_limits: bool = False,
     ) -> None:
         """Raise RateLimitedError or ChallengeRequiredError, or return to let the attempt proceed.
 
         `limit_client=False` skips the per-address bucket, for an attempt already paid for elsewhere.
+        `soft_limits=True`: over the per-address or per-account limit, a challenge is due instead of
+        a refusal; only the per-address hard cap refuses (needs `challenge=True`).
         """
-        decision = self.limiter.hit(scope, client=client if limit_client else None, account=account)
+        if soft_limits and not challenge:
+            raise ValueError("soft limits without a challenge would be no limit at all")
+        decision = self.limiter.hit(scope, client=client if limit_client else None, account=account, soft=soft_limits)
         decision.raise_if_limited()
         self.monitor.record_attempt(client, account)
         if decision.global_exceeded:
             self.monitor.record_global_excess(scope, self.global_limit)
         if challenge:
-            self.gate.check(client, account, challenge_token, everyone=self.monitor.is_flooded(scope))
+            self.gate.check(
+                client,
+                account,
+                challenge_token,
+                everyone=self.monitor.is_flooded(scope),
+                over_limit=bool(decision.over_limit),
+            )
 
     def failed(self, *, client: str, account: str | None = None) -> None:
         self.monitor.record_failure(client, account)
@@ -145,6 +164,7 @@ def build_login_defences(
         per_client=settings.login_rate_limit,
         per_account=settings.login_account_rate_limit,
         global_=settings.login_global_rate_limit,
+        per_client_cap=settings.login_rate_limit_hard,
     )
     thresholds = StuffingThresholds(
         distinct_accounts=settings.stuffing_accounts_per_source,
@@ -189,6 +209,7 @@ class LoginDefenceGuard:
             challenge_token=token,
             challenge=context.stage == "login",
             limit_client=not (context.stage == "callback" and context.login_in_flight),
+            soft_limits=context.stage == "login",
         )
 
     def after(self, context: LoginContext, outcome: LoginOutcome) -> None:

@@ -3,8 +3,9 @@
 The first attempts from a source or on an account need no challenge, so
 people are not taxed for an attacker's existence. After
 `after_failures` counted failures in the stuffing window, once the source
-has been flagged as a stuffing source, or while the global limit of the
-endpoint is exceeded (a flood from many addresses), every further attempt
+has been flagged as a stuffing source, while the source or account is over
+its soft sign-in rate limit (`security.abuse`), or while the global limit of
+the endpoint is exceeded (a flood from many addresses), every further attempt
 must carry a freshly solved challenge, verified server-side. Verification
 fails closed: a timeout, an HTTP error or an unreadable answer counts as
 "not solved".
@@ -117,12 +118,21 @@ class ChallengeGate:
             return True
         return self.monitor.is_flagged(source)
 
-    def check(self, source: str, account: str | None, token: str | None, *, everyone: bool = False) -> None:
+    def check(
+        self,
+        source: str,
+        account: str | None,
+        token: str | None,
+        *,
+        everyone: bool = False,
+        over_limit: bool = False,
+    ) -> None:
         """Raise ChallengeRequiredError unless no challenge is due or `token` solves one.
 
         `everyone`: the endpoint is flooded (its global limit is exceeded), so every attempt is challenged.
+        `over_limit`: this source or account is over its soft rate limit, so this attempt is challenged.
         """
-        if not everyone and not self.is_required(source, account):
+        if not everyone and not over_limit and not self.is_required(source, account):
             return
         if not token:
             raise ChallengeRequiredError(challenge=self.verifier.describe(source))

@@ -8,15 +8,23 @@ the arithmetic, and a burst of up to the whole limit is allowed before the
 steady rate applies, which is how people actually log in. A fixed window was
 rejected because it lets through twice the limit across a window boundary.
 
-One decision checks up to three buckets at once -- the client address, the
-account identifier and a global bucket -- inside one script, so concurrent
-replicas cannot interleave between the check and the update. The client
-and account buckets are hard: over either, the attempt is refused (429)
-and consumes nothing. The global bucket is soft: a flood spread over many
-addresses, each under its own limit, would otherwise lock out everyone, so
-exceeding it only marks the decision `global_exceeded` (the caller raises
-an alert and demands a bot challenge from everyone) and is not consumed
-while it is over, so it frees up as soon as the flood slows.
+One decision checks up to four buckets at once -- the client address, the
+account identifier, a global bucket and, for soft decisions, the client's hard
+cap -- inside one script, so concurrent replicas cannot interleave between
+the check and the update. A hard bucket refuses (429) and nothing is
+consumed. A soft bucket never refuses: over its limit it only marks the
+decision (`global_exceeded`, `over_limit`) and is not consumed while it is
+over, so it frees up as soon as the traffic slows; the caller demands a bot
+challenge instead.
+
+- The global bucket is always soft: a flood spread over many addresses, each
+  under its own limit, would otherwise lock out everyone.
+- The client and account buckets are hard, unless the caller asks for a soft
+  decision (`hit(..., soft=True)`, sign-in at `/auth/login`): many people share
+  one address behind a NAT, and anyone can name any account in `login_hint`,
+  so a refusal there would let one host, or a stranger, lock others out. A
+  soft decision adds the client's hard cap (`LimitPolicy.per_client_cap`,
+  much higher), the one bucket that still answers 429 from that address.
 
 Time comes from Redis (`TIME`) unless a clock is injected: one clock for every
 replica, so skewed hosts cannot stretch a window. Tests inject a clock.
@@ -106,15 +114,24 @@ def parse_rate(text: str) -> Rate:
 
 @dataclass(frozen=True)
 class LimitPolicy:
-    """The three limits one endpoint family enforces together."""
+    """The limits one endpoint family enforces together.
+
+    `per_client_cap` is the per-address limit that still refuses when the client
+    bucket is soft (see the module docstring); without one, a soft decision has no
+    per-address refusal at all.
+    """
 
     per_client: Rate
     per_account: Rate
     global_: Rate
+    per_client_cap: Rate | None = None
 
     @classmethod
-    def parse(cls, *, per_client: str, per_account: str, global_: str) -> LimitPolicy:
-        return cls(parse_rate(per_client), parse_rate(per_account), parse_rate(global_))
+    def parse(
+        cls, *, per_client: str, per_account: str, global_: str, per_client_cap: str | None = None
+    ) -> LimitPolicy:
+        cap = parse_rate(per_client_cap) if per_client_cap else None
+        return cls(parse_rate(per_client), parse_rate(per_account), parse_rate(global_), cap)
 
 
 @dataclass(frozen=True)
@@ -124,14 +141,17 @@ class RateLimitDecision:
     Attributes:
         allowed: the attempt may proceed (and was counted in every bucket not over its limit).
         retry_after: whole seconds until the attempt would be allowed; 0 when allowed.
-        limited_by: the buckets that refused: "client" and/or "account".
+        limited_by: the hard buckets that refused: "client", "client_cap" and/or "account".
         global_exceeded: everyone together is over the global limit (never a refusal by itself).
+        over_limit: the soft client/account buckets over their limit ("client", "account"):
+            the caller demands a challenge.
     """
 
     allowed: bool
     retry_after: int
     limited_by: tuple[str, ...] = ()
     global_exceeded: bool = False
+    over_limit: tuple[str, ...] = ()
 
     def raise_if_limited(self) -> None:
         if not self.allowed:
@@ -238,25 +258,42 @@ class RateLimiter:
         # The hash tag keeps one decision's keys in one Redis Cluster slot.
         return ":".join((self._prefix, "rl", "{" + scope + "}", *parts))
 
-    def hit(self, scope: str, *, client: str | None, account: str | None = None) -> RateLimitDecision:
-        """Count one attempt against every applicable bucket, or refuse it without counting."""
-        buckets: list[tuple[str, str, Rate]] = [("global", self._key(scope, "global"), self._policy.global_)]
+    def hit(
+        self, scope: str, *, client: str | None, account: str | None = None, soft: bool = False
+    ) -> RateLimitDecision:
+        """Count one attempt against every applicable bucket, or refuse it without counting.
+
+        `soft=True` makes the client and account buckets soft and adds the client's hard cap.
+        """
+        buckets: list[tuple[str, str, Rate, bool]] = [
+            ("global", self._key(scope, "global"), self._policy.global_, True)
+        ]
         if client is not None:
-            buckets.append(("client", self._key(scope, "client", address_bucket(client)), self._policy.per_client))
+            address = address_bucket(client)
+            buckets.append(("client", self._key(scope, "client", address), self._policy.per_client, soft))
+            if soft and self._policy.per_client_cap is not None:
+                cap_key = self._key(scope, "client-cap", address)
+                buckets.append(("client_cap", cap_key, self._policy.per_client_cap, False))
         if account is not None and normalize_account(account):
-            buckets.append(("account", self._key(scope, "account", account_key(account)), self._policy.per_account))
+            account_bucket = self._key(scope, "account", account_key(account))
+            buckets.append(("account", account_bucket, self._policy.per_account, soft))
         now_us = -1 if self._clock is None else int(self._clock.now() * 1_000_000)
         args: list[int] = [now_us]
-        for name, _, rate in buckets:
-            args.extend((rate.interval_us, rate.period * 1_000_000, int(name == "global")))
-        allowed, retry_after_us, refused, over = self._script(keys=[key for _, key, _ in buckets], args=args)
-        global_exceeded = bool(int(over) & 1)  # the global bucket is always the first
+        for _, _, rate, is_soft in buckets:
+            args.extend((rate.interval_us, rate.period * 1_000_000, int(is_soft)))
+        allowed, retry_after_us, refused, over = self._script(keys=[key for _, key, _, _ in buckets], args=args)
+        over_names = tuple(name for index, (name, *_) in enumerate(buckets) if int(over) & (1 << index))
+        global_exceeded = "global" in over_names
+        over_limit = tuple(name for name in over_names if name != "global")
         if allowed:
-            return RateLimitDecision(allowed=True, retry_after=0, global_exceeded=global_exceeded)
-        names = tuple(name for index, (name, _, _) in enumerate(buckets) if int(refused) & (1 << index))
+            return RateLimitDecision(
+                allowed=True, retry_after=0, global_exceeded=global_exceeded, over_limit=over_limit
+            )
+        names = tuple(name for index, (name, *_) in enumerate(buckets) if int(refused) & (1 << index))
         return RateLimitDecision(
             allowed=False,
             retry_after=max(1, math.ceil(int(retry_after_us) / 1_000_000)),
             limited_by=names,
             global_exceeded=global_exceeded,
+            over_limit=over_limit,
         )
