@@ -213,6 +213,25 @@ BREAKS = [
         id="credit-names-any-payment",
     ),
     pytest.param(
+        "PAY-09", "billing.dual_approval", f"{PACKAGE}/billing/approvals.py",
+        "required = self._required_approvals(connection, paid, amount, now)",
+        "required = self._rules.required_approvals(amount)",
+        "splitting a credit into parts below it dodges the second approver", f"{PACKAGE}/billing/approvals.py",
+        id="threshold-per-request",
+    ),
+    pytest.param(
+        "PAY-09", "billing.dual_approval", f"{PACKAGE}/billing/approvals.py",
+        "        except ProviderOutcomeUnknownError:\n", "        except (ProviderOutcomeUnknownError, KeyError):\n",
+        "an uncertain provider failure (5xx, timeout) releases the reserved amount", f"{PACKAGE}/billing/approvals.py",
+        id="uncertain-failure-released",
+    ),
+    pytest.param(
+        "PAY-09", "billing.dual_approval", f"{PACKAGE}/billing/approvals.py",
+        "closed = self._ledger.close_if_given_back(connection, row.payment_id)", "closed = None",
+        "neither close it nor revoke its subscription", f"{PACKAGE}/billing/approvals.py",
+        id="given-back-stays-open",
+    ),
+    pytest.param(
         "PAY-12", "billing.invoice_object_lock", "infra/terraform/modules/invoices/main.tf",
         'mode = "COMPLIANCE"', 'mode = "GOVERNANCE"',
         "not COMPLIANCE mode", "infra/terraform/modules/invoices/main.tf", id="governance-lock",

@@ -12,7 +12,10 @@ service, the invariants a tenant's own staff would otherwise break:
 - `credits:approve` is granted to vendor-only roles alone (`vendor_only: true`),
   never to a customer tenant's finance users or admins;
 - the service refuses the requester and the beneficiary, and looks payments up
-  among the caller's tenant's ledger rows.
+  among the caller's tenant's ledger rows;
+- the second-approval threshold applies to the running total (split requests
+  still need two approvers), an uncertain provider failure keeps the reserved
+  amount, and credits and refunds that give back the whole payment close it.
 """
 
 from __future__ import annotations
@@ -137,6 +140,12 @@ def _service_findings(project: Project) -> list[Finding]:
         "SelfApprovalError": "the approval service never refuses the requester",
         "BeneficiaryApprovalError": "the approval service never refuses the tenant receiving the money",
         ".owned_by(": "credits are not looked up among the caller's tenant's recorded payments",
+        "self._required_approvals(": "the second-approval threshold is applied to each request alone: "
+        "splitting a credit into parts below it dodges the second approver",
+        "except ProviderOutcomeUnknownError": "an uncertain provider failure (5xx, timeout) releases the reserved "
+        "amount: a new request could move money the provider already moved",
+        "self._ledger.close_if_given_back(": "credits and refunds that give back the whole payment neither close it "
+        "nor revoke its subscription",
     }
     return [
         Finding(message, f"restore `{needle.strip('.(')}` in billing/approvals.py", path=path)

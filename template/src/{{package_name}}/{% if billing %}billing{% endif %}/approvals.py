@@ -20,10 +20,30 @@ Who approves (security/operators.py):
   the tenant receiving the money (also a CHECK, on the approver's and the
   beneficiary's tenants), never whoever paid. Refusals are audited and alert.
 - At or above `APP_BILLING_SECOND_APPROVAL_THRESHOLD_MINOR` two distinct
-  approvers are needed. A request expires after `APP_BILLING_APPROVAL_TTL_HOURS`.
+  approvers are needed. The threshold applies to the running total, not to one
+  request: everything requested against the same payment (pending, approved,
+  executing or executed, this request included), and everything the tenant
+  requested in the last `ApprovalRules.window` -- so splitting 25 000 into
+  9 000 + 9 000 + 7 000 does not dodge the second approver. An operator's
+  approval counts for one request only: approving a sibling on the same
+  payment is no second approval of this one. A request expires after
+  `APP_BILLING_APPROVAL_TTL_HOURS`.
 - Approvals serialize on a row lock (`SELECT ... FOR UPDATE`); execution is
   claimed by a conditional `UPDATE ... WHERE status = 'approved'`, so the
   provider is called once, with an idempotency key derived from the request id.
+
+What was executed (billing/ledger.py, billing/subscriptions.py):
+- When an executed movement leaves nothing of the payment to give back --
+  whatever mix of credits and refunds -- the payment is closed as `refunded`
+  and the subscription it paid for is revoked, in the transaction that marks
+  the request executed (as a provider-reported full refund does).
+- A definite refusal by the provider (a 4xx) fails the request and releases
+  its reservation. An uncertain failure (5xx, timeout, lost connection: the
+  provider may have executed it) keeps the reservation and leaves the request
+  `executing` with failure `outcome_unknown`; approving it again retries with
+  the SAME idempotency key where the provider replays (Stripe, Adyen), and is
+  refused (`payout_outcome_unknown`) where it cannot (Braintree, Paddle:
+  reconcile in their dashboard). Nothing else can move that amount meanwhile.
 - Every step -- request, approval, denial, expiry, execution, failure -- is
   audited in the chain of the tenant receiving the money, with its
   justification; request, approval and execution also alert.
@@ -57,6 +77,8 @@ from .errors import (
     OperatorRoleRequiredError,
     PaymentDisputedError,
     PaymentNotFoundError,
+    PayoutOutcomeUnknownError,
+    ProviderOutcomeUnknownError,
     RefundExceedsCapturedError,
     SelfApprovalError,
 )
@@ -64,6 +86,7 @@ from .idempotency import IdempotencyStore, KeyScope, Outcome, checked_key, finge
 from .ledger import Payment, PaymentLedger
 from .money import check_currency
 from .provider import MoneyMovement, PaymentProvider, provider_idempotency_key
+from .subscriptions import SubscriptionStore
 
 Kind = Literal["credit", "refund"]
 FINANCE_ROLE = "finance"
@@ -78,12 +101,35 @@ _ACTIONS = {
 }
 #: Denials that mean someone tried to approve money going to themselves: they alert.
 _ALERTING_DENIALS = (SelfApprovalError, BeneficiaryApprovalError)
+#: `failure` of a request the provider may have executed: reservation kept, status stays `executing`.
+OUTCOME_UNKNOWN = "outcome_unknown"
+#: What the second-approval threshold adds up: requests that may still move money or did, on this payment
+#: (ever) and of this tenant (within the window). Failed and expired requests moved nothing and never will.
+_RUNNING_TOTALS = """
+SELECT COALESCE(SUM(amount_minor) FILTER (WHERE payment_id = :payment), 0) AS on_payment,
+       COALESCE(SUM(amount_minor) FILTER (WHERE created_at >= :since), 0) AS in_window
+  FROM billing_adjustments
+ WHERE tenant_id = :tenant AND status IN ('pending', 'approved', 'executing', 'executed')
+   AND (status <> 'pending' OR expires_at > :now)
+   AND (payment_id = :payment OR created_at >= :since)
+"""
+#: The columns execution needs, claimed by one conditional UPDATE (first execution or a retry).
+_CLAIM_FIRST = (
+    "UPDATE billing_adjustments SET status = 'executing' WHERE id = :id AND status = 'approved' "
+    "RETURNING id, kind, payment_id, amount_minor, currency, reason, tenant_id, required_approvals"
+)
+_CLAIM_RETRY = (
+    "UPDATE billing_adjustments SET failure = NULL WHERE id = :id AND status = 'executing' AND failure = :unknown "
+    "RETURNING id, kind, payment_id, amount_minor, currency, reason, tenant_id, required_approvals"
+)
 
 
 @dataclass(frozen=True)
 class ApprovalRules:
     second_approval_threshold_minor: int
     ttl: timedelta
+    #: How far back a tenant's requests on any of its payments add up towards the threshold.
+    window: timedelta = timedelta(hours=24)
 
     def required_approvals(self, amount_minor: int) -> int:
         return 2 if amount_minor >= self.second_approval_threshold_minor else 1
@@ -120,6 +166,7 @@ class ApprovalService:
         clock: Callable[[], datetime],
         operators: OperatorScope,
         ledger: PaymentLedger | None = None,
+        subscriptions: SubscriptionStore | None = None,
     ) -> None:
         self._engine = engine
         self._provider = provider
@@ -129,6 +176,7 @@ class ApprovalService:
         self._clock = clock
         self._operators = operators
         self._ledger = ledger or PaymentLedger(provider.name, credit_is_refund=provider.credit_is_refund)
+        self._subscriptions = subscriptions
 
     # ------------------------------------------------------------------ requests
     def request_credit(
@@ -195,8 +243,8 @@ class ApprovalService:
         if amount > movable:
             raise RefundExceedsCapturedError(movable)
         now = self._clock()
-        required = self._rules.required_approvals(amount)
         with self._engine.begin() as connection:
+            required = self._required_approvals(connection, paid, amount, now)
             row = connection.execute(
                 text(
                     """
@@ -229,6 +277,22 @@ class ApprovalService:
                 self._event(principal, paid.tenant, _ACTIONS[(kind, "requested")], kind, row.id, reason, amount, paid),
             )
         return {"id": str(row.id), "status": "pending", "kind": kind, "required_approvals": required, "approvals": 0}
+
+    def _required_approvals(self, connection: Connection, paid: Payment, amount: int, now: datetime) -> int:
+        """Approvals for `amount` on top of what the payment and the tenant already have under way.
+
+        The tenant's requests serialize on a transaction-scoped advisory lock, so two requests
+        made at once each see the other's amount.
+        """
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"billing-adjustments:{paid.tenant}"},
+        )
+        totals = connection.execute(
+            text(_RUNNING_TOTALS),
+            {"tenant": paid.tenant, "payment": paid.id, "since": now - self._rules.window, "now": now},
+        ).one()
+        return self._rules.required_approvals(max(totals.on_payment, totals.in_window) + amount)
 
     def _refuse_payment(self, principal: Principal, kind: Kind, target: str, owner: str | None, reason: str) -> None:
         """Audit a request naming a payment the caller's tenant does not own; another tenant's alerts."""
@@ -265,7 +329,7 @@ class ApprovalService:
             row = connection.execute(
                 text(
                     "SELECT a.id, a.kind, a.status, a.tenant_id, a.requested_by, a.required_approvals, "
-                    "a.expires_at, a.amount_minor, a.currency, a.payment_id, p.payer "
+                    "a.expires_at, a.amount_minor, a.currency, a.payment_id, a.failure, p.payer "
                     "FROM billing_adjustments a LEFT JOIN billing_payments p ON p.id = a.payment_id "
                     "WHERE a.id = :id AND a.kind = :kind FOR UPDATE OF a"
                 ),
@@ -274,11 +338,14 @@ class ApprovalService:
             if row is None:
                 raise AdjustmentNotFoundError
             denial = self._denial(connection, principal, row)
-            if denial is None:
+            retry = denial is None and row.status == "executing"
+            if denial is None and not retry:
                 approvals = self._add_approval(connection, principal, row, justification)
         if denial is not None:
             self._audit_denial(principal, row, denial, justification)
             raise denial
+        if retry:  # fully approved already; the provider's answer was lost (see _denial)
+            return self._execute(principal, adjustment_uuid, retry=True)
         if approvals >= row.required_approvals:
             return self._execute(principal, adjustment_uuid)
         return {
@@ -297,6 +364,9 @@ class ApprovalService:
             return BeneficiaryApprovalError()
         if row.payment_id is None:
             return PaymentNotFoundError()  # made before the ledger existed; billing_0002 expired these
+        if row.status == "executing" and row.failure == OUTCOME_UNKNOWN:
+            # Retried with the same idempotency key only where the provider deduplicates it.
+            return None if self._provider.replays_money_movement else PayoutOutcomeUnknownError()
         if row.status != "pending":
             return AdjustmentNotPendingError(row.status)
         if self._clock() >= row.expires_at:
@@ -376,20 +446,20 @@ class ApprovalService:
             )
 
     # ------------------------------------------------------------------ execution
-    def _execute(self, principal: Principal, adjustment_id: uuid.UUID) -> dict[str, Any]:
+    def _execute(self, principal: Principal, adjustment_id: uuid.UUID, *, retry: bool = False) -> dict[str, Any]:
+        """Claim the request and call the provider; a retry keeps the reservation its first attempt made."""
         movable: int | None = None
         with self._engine.begin() as connection:
             row = connection.execute(
-                text(
-                    "UPDATE billing_adjustments SET status = 'executing' WHERE id = :id AND status = 'approved' "
-                    "RETURNING id, kind, payment_id, amount_minor, currency, reason, tenant_id, required_approvals"
-                ),
-                {"id": adjustment_id},
+                text(_CLAIM_RETRY if retry else _CLAIM_FIRST), {"id": adjustment_id, "unknown": OUTCOME_UNKNOWN}
             ).first()
             if row is None:  # another approver's request is executing it
-                raise AdjustmentNotPendingError("approved")
+                raise AdjustmentNotPendingError("executing" if retry else "approved")
             paid = self._ledger.get(connection, row.payment_id)
-            if paid is None or not self._ledger.reserve(connection, row.payment_id, row.kind, row.amount_minor):
+            # A retry's amount is still booked by its first attempt (an unknown outcome is never released).
+            if not retry and (
+                paid is None or not self._ledger.reserve(connection, row.payment_id, row.kind, row.amount_minor)
+            ):
                 movable = self._fail_reservation(connection, principal, row, paid)
         if movable is not None:
             raise RefundExceedsCapturedError(movable)
@@ -405,6 +475,10 @@ class ApprovalService:
         )
         try:
             receipt = self._provider.refund(movement) if row.kind == "refund" else self._provider.credit(movement)
+        except ProviderOutcomeUnknownError:
+            # It may have happened: keep the amount booked, so no other request can move it again.
+            self._finish(principal, row, status="executing", reference=None, failure=OUTCOME_UNKNOWN)
+            raise
         except BillingError as error:
             self._finish(principal, row, status="failed", reference=None, failure=error.code)
             raise
@@ -445,16 +519,26 @@ class ApprovalService:
     def _finish(
         self, principal: Principal, row: Any, *, status: str, reference: str | None, failure: str | None
     ) -> None:
+        """`executed`; `failed` (refused for certain: the reservation goes back); or still `executing` with
+        failure `outcome_unknown` (the reservation stays)."""
         with self._engine.begin() as connection:
             connection.execute(
                 text(
                     "UPDATE billing_adjustments SET status = :status, provider_reference = :reference, "
-                    "failure = :failure, executed_at = :now WHERE id = :id AND status = 'executing'"
+                    "failure = :failure, executed_at = :executed_at WHERE id = :id AND status = 'executing'"
                 ),
-                {"status": status, "reference": reference, "failure": failure, "now": self._clock(), "id": row.id},
+                {
+                    "status": status,
+                    "reference": reference,
+                    "failure": failure,
+                    "executed_at": None if status == "executing" else self._clock(),
+                    "id": row.id,
+                },
             )
             if status == "failed":
                 self._ledger.release(connection, row.payment_id, row.kind, row.amount_minor)
+            elif status == "executed":
+                self._close_if_given_back(connection, principal, row)
             self._audit.record(
                 connection,
                 AuditEvent(
@@ -466,7 +550,40 @@ class ApprovalService:
                     at=self._clock(),
                     outcome="success" if status == "executed" else "failed",
                     justification=row.reason,
-                    details={"amount": row.amount_minor, "currency": row.currency, "provider_reference": reference},
+                    details={
+                        "amount": row.amount_minor,
+                        "currency": row.currency,
+                        "provider_reference": reference,
+                        "failure": failure,
+                    },
+                    alert=True,
+                ),
+            )
+
+    def _close_if_given_back(self, connection: Connection, principal: Principal, row: Any) -> None:
+        """Everything captured went back (credits and refunds together): close the payment, revoke what it paid."""
+        closed = self._ledger.close_if_given_back(connection, row.payment_id)
+        if closed is None or self._subscriptions is None:
+            return
+        revoked = self._subscriptions.revoke(
+            connection,
+            tenant=closed.tenant,
+            subscription_reference=closed.subscription_reference,
+            checkout_id=closed.checkout_id,
+            at=self._clock(),
+        )
+        for subscription_id in revoked:
+            self._audit.record(
+                connection,
+                AuditEvent(
+                    action=BillingAction.SUBSCRIPTION_REVOKED,
+                    actor=principal.subject,
+                    actor_roles=principal.roles,
+                    tenant=closed.tenant,
+                    target=f"subscription:{subscription_id}",
+                    at=self._clock(),
+                    outcome="success",
+                    details={"cause": "given_back", "payment": closed.reference, "amount": closed.captured_minor},
                     alert=True,
                 ),
             )

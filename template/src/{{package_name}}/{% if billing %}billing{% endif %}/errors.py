@@ -214,6 +214,33 @@ class ProviderError(BillingError):
         super().__init__(detail)
 
 
+class ProviderOutcomeUnknownError(ProviderError):
+    """The provider may have executed the call: a 5xx, a timeout or a lost connection, not a refusal.
+
+    Money movements keep their reservation and stay open (billing/approvals.py): giving the
+    amount back here could let a new request move the same money a second time.
+    """
+
+    code = "payment_provider_outcome_unknown"
+
+    def __init__(self, detail: str = "the payment provider did not confirm the call; it may have executed") -> None:
+        super().__init__(detail)
+
+
+class PayoutOutcomeUnknownError(AdjustmentNotPendingError):
+    """A retry of a movement whose outcome is unknown, at a provider that cannot replay it safely."""
+
+    code = "payout_outcome_unknown"
+
+    def __init__(self) -> None:
+        AdjustmentError.__init__(
+            self,
+            "the provider may have executed this request and cannot replay it idempotently: reconcile it "
+            "in the provider's dashboard",
+        )
+        self.status = "executing"
+
+
 class CheckoutNotFoundError(BillingError):
     code = "not_found"
 

@@ -17,10 +17,13 @@ provider executes a credit as a refund (Adyen), its count includes our credits
 too, and the formula becomes `captured - max(credited + refunded, provider's)`.
 `reserve` books an amount with one conditional UPDATE: concurrent approvals
 serialize on the row, and the database CHECK (credited + refunded <=
-captured) backs it. A full refund or a lost chargeback closes the row: nothing
-more moves against it. A dispute the provider reports open freezes it
-('disputed': `reserve` books nothing, nothing is movable) until the dispute
-closes: won, it is 'captured' again; lost, it is closed as 'charged_back'.
+captured) backs it. A reservation is released only when the provider refused
+the movement for certain; one whose outcome is unknown stays booked. A full
+refund, a lost chargeback, or credits and refunds that together gave back the
+whole capture (`close_if_given_back`) close the row: nothing more moves
+against it. A dispute the provider reports open freezes it ('disputed':
+`reserve` books nothing, nothing is movable) until the dispute closes: won, it
+is 'captured' again; lost, it is closed as 'charged_back'.
 """
 
 from __future__ import annotations
@@ -326,5 +329,26 @@ class PaymentLedger:
         return booked is not None
 
     def release(self, connection: Connection, payment_id: uuid.UUID, kind: MovementKind, amount_minor: int) -> None:
-        """Give back a reservation whose provider call failed."""
+        """Give back a reservation whose provider call was refused for certain (never one of unknown outcome)."""
         connection.execute(text(_RELEASE[kind]), {"amount": amount_minor, "id": payment_id})
+
+    def close_if_given_back(self, connection: Connection, payment_id: uuid.UUID) -> Payment | None:
+        """After an executed movement: close the payment as `refunded` when nothing is left to give back.
+
+        Credits and refunds add up: a credit of 900 and a refund of 1000 of a 1900 payment gave
+        everything back although neither was a full refund. Returns the row when this call closed it.
+        """
+        return _payment(
+            connection.execute(
+                text(
+                    f"""
+                    UPDATE billing_payments SET status = 'refunded'
+                     WHERE id = :id AND status = 'captured' AND {_MOVED_AFTER_BOOKING} >= captured_minor
+                    RETURNING {_COLUMNS}
+                    """  # noqa: S608 -- module constants, no input
+                ),
+                {"id": payment_id, "credit": 0, "refund": 0, "credit_is_refund": self._credit_is_refund},
+            )
+            .mappings()
+            .first()
+        )

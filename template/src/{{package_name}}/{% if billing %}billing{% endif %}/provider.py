@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from .catalog import Price
+from .errors import ProviderError, ProviderOutcomeUnknownError
 
 
 class EventKind(StrEnum):
@@ -151,11 +152,14 @@ class PaymentProvider(Protocol):
             customer balance, Braintree's unreferenced credit), so the payment must have one.
         credit_is_refund: the provider executes a credit as a refund of the payment (Adyen):
             its refund webhooks then count our credits too (billing/ledger.py).
+        replays_money_movement: the provider deduplicates a refund or credit sent again under the same
+            idempotency key (Stripe, Adyen), so a movement whose outcome is unknown may be retried.
     """
 
     name: str
     credit_needs_customer: bool
     credit_is_refund: bool
+    replays_money_movement: bool
 
     def create_checkout(self, request: CheckoutRequest) -> HostedCheckout:
         """Open a hosted checkout / payment session for exactly `request.due_now_minor`."""
@@ -178,6 +182,13 @@ class PaymentProvider(Protocol):
         Raises ProviderError when the provider refused or could not be reached (the caller alerts).
         """
         ...
+
+
+def failure_for_status(status: object) -> ProviderError:
+    """The error for a provider's HTTP answer: a 4xx is a definite refusal (nothing happened); a 5xx,
+    408 (timeout), 409 (the same key still in flight) or no status at all may have executed."""
+    refused = isinstance(status, int) and 400 <= status < 500 and status not in (408, 409)
+    return ProviderError() if refused else ProviderOutcomeUnknownError()
 
 
 def provider_idempotency_key(*parts: str) -> str:

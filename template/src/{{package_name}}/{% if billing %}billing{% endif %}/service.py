@@ -129,6 +129,7 @@ def build_billing(
             # Money leaving the vendor is approved by the vendor's own operators only.
             operators=operator_scope(settings),
             ledger=ledger,
+            subscriptions=subscriptions,
         ),
         invoices=InvoiceService(
             engine=services.engine,
