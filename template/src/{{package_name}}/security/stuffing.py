@@ -97,7 +97,7 @@ class StuffingThresholds:
 
 @dataclass(frozen=True)
 class FailureCounts:
-    """Failures in the current window, for the challenge gate."""
+    """Failures in the current and the previous window, for the challenge gate."""
 
     source: int
     account: int
@@ -151,7 +151,7 @@ class StuffingMonitor:
         now = self._clock.now()
         window = self._window(now)
         bucket = address_bucket(source)
-        ttl = self.thresholds.window_seconds
+        ttl = 2 * self.thresholds.window_seconds  # read again as the previous window (`failures`)
         pipe = self._redis.pipeline(transaction=True)
         source_key = self._key("failures", "source", bucket, window)
         pipe.incr(source_key)
@@ -170,17 +170,17 @@ class StuffingMonitor:
     def record_success(self, account: str) -> None:
         """A successful login clears that account's failures (never the source's)."""
         window = self._window(self._clock.now())
-        self._redis.delete(self._key("failures", "account", account_key(account), window))
+        self._redis.delete(*(self._key("failures", "account", account_key(account), w) for w in (window, window - 1)))
 
     def failures(self, source: str, account: str | None) -> FailureCounts:
+        """Failures over the current and the previous window: waiting for a window boundary resets nothing."""
         window = self._window(self._clock.now())
-        keys = [self._key("failures", "source", address_bucket(source), window)]
+        subjects = [("source", address_bucket(source))]
         if account is not None and normalize_account(account):
-            keys.append(self._key("failures", "account", account_key(account), window))
-        values = self._redis.mget(keys)
-        source_count = int(values[0] or 0)
-        account_count = int(values[1] or 0) if len(values) > 1 else 0
-        return FailureCounts(source=source_count, account=account_count)
+            subjects.append(("account", account_key(account)))
+        keys = [self._key("failures", kind, value, w) for kind, value in subjects for w in (window, window - 1)]
+        values = [int(value or 0) for value in self._redis.mget(keys)]
+        return FailureCounts(source=values[0] + values[1], account=values[2] + values[3] if len(values) > 2 else 0)
 
     def is_flagged(self, source: str) -> bool:
         """The source raised an alert in this or the previous window."""
