@@ -58,7 +58,7 @@ _SUFFIX = len("_drill_") + 6
 
 _KEPT_COPIES = text(
     "SELECT datname, pg_has_role(current_user, datdba, 'MEMBER') AS droppable FROM pg_database d"
-    " WHERE datname ~ :pattern AND shobj_description(d.oid, 'pg_database') = :comment"
+    " WHERE datname ~ :pattern AND shobj_description(d.oid, 'pg_database') = ANY(:comments)"
     " AND left(datname::text, :without_suffix) = ANY(:sources) ORDER BY datname"
 )
 _SOURCE_OWNER = text("SELECT quote_ident(pg_get_userbyid(datdba)) FROM pg_database WHERE datname = :name")
@@ -202,9 +202,11 @@ def run_restore_drill(source_url: str, *, rto_seconds: int = POSTGRES_RTO_SECOND
         try:
             started = time.perf_counter()
             with admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{restored_name}"'))
-                # Closed before any row arrives: a copy of every tenant's data is not for every role.
+                # Closed before any row arrives: a copy of every tenant's data is not for every role. Created
+                # refusing every connection, so no session can open in the gap before PUBLIC's CONNECT goes.
+                connection.execute(text(f'CREATE DATABASE "{restored_name}" WITH ALLOW_CONNECTIONS false'))
                 connection.execute(text(f'REVOKE ALL ON DATABASE "{restored_name}" FROM PUBLIC'))
+                connection.execute(text(f'ALTER DATABASE "{restored_name}" WITH ALLOW_CONNECTIONS true'))
                 connection.execute(text(f"COMMENT ON DATABASE \"{restored_name}\" IS '{DRILL_RUNNING_COMMENT}'"))
             _run([_tool("pg_restore"), *args, "--exit-on-error", f"--dbname={restored_name}", str(dump)], env)
             restore_seconds = time.perf_counter() - started
@@ -262,7 +264,8 @@ def _hand_to_source_owner(connection: Connection, source: str, restored_name: st
 def _kept(connection: Connection, sources: list[str]) -> list[tuple[str, bool]]:
     parameters = {
         "pattern": DRILL_COPY_PATTERN,
-        "comment": DRILL_COPY_COMMENT,
+        # A copy a killed drill left behind is still marked running: it holds the rows all the same.
+        "comments": [DRILL_COPY_COMMENT, DRILL_RUNNING_COMMENT],
         "without_suffix": -_SUFFIX,
         "sources": [source[:_SOURCE_PREFIX] for source in sources],
     }

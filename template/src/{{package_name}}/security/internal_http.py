@@ -24,6 +24,7 @@ is built anywhere else.
 from __future__ import annotations
 
 import importlib
+import re
 import ssl
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -37,10 +38,14 @@ class InsecureInternalUrlError(ValueError):
     """A dependency's URL a third party could answer for (plain http to a non-loopback host)."""
 
 
+#: Backslashes, whitespace and control characters: parsed differently by urlsplit and by requests.
+_AMBIGUOUS = re.compile(r"[\\\s\x00-\x1f\x7f]")
+
+
 def is_internal_url(url: object, *, allow_loopback_http: bool = True) -> bool:
     """HTTPS with a host; plain `http` only to a loopback host, and only when allowed."""
-    if not isinstance(url, str):
-        return False
+    if not isinstance(url, str) or _AMBIGUOUS.search(url):
+        return False  # clients' URL parsers disagree on these: requests sends `http://a\\@127.0.0.1` to `a`
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -69,12 +74,16 @@ def internal_client_options(*, timeout: float, verify: ssl.SSLContext | bool = T
     return {"timeout": timeout, "verify": verify, "trust_env": False, "follow_redirects": False}
 
 
-def internal_session() -> Any:
+def internal_session(*, verify: str | bool = True) -> Any:
     """A `requests.Session` (hvac's transport) that ignores proxy variables and follows no redirect.
 
+    `verify` is the CA bundle to trust (or True for the system store). It is set on the
+    session itself: hvac's adapter takes the session's `verify` over its own argument, so a
+    CA passed only to `hvac.Client(verify=...)` would be silently dropped.
     Imported here, not at the top: only projects with the Vault backend install requests.
     """
     session = importlib.import_module("requests").Session()
     session.trust_env = False
     session.max_redirects = 0
+    session.verify = verify
     return session

@@ -55,6 +55,7 @@ _PROVISIONED: Final = text("SELECT id FROM tenants WHERE status IN ('active', 's
 _HOLDER: Final = text("SELECT id FROM tenants WHERE storage_name = :name")
 _STORAGE_OF: Final = text("SELECT storage_name FROM tenants WHERE id = :tenant FOR UPDATE")
 _RECORD_STORAGE: Final = text("UPDATE tenants SET storage_name = :name WHERE id = :tenant AND storage_name IS NULL")
+_RELEASE_STORAGE: Final = text("UPDATE tenants SET storage_name = NULL WHERE id = :tenant")
 
 
 def register(connection: Connection, tenant: Tenant, status: Status = "active") -> bool:
@@ -125,6 +126,16 @@ def claim_storage(connection: Connection, tenant: Tenant, name: str, *, exists: 
         _write_record(connection, tenant, name)
         return True
     return False
+
+
+def release_storage(connection: Connection, tenant: Tenant) -> None:
+    """Purge dropped the tenant's schema / database: forget its name, so a re-created tenant claims afresh.
+
+    Kept, the record would let a later `tenants create` of the same id find
+    "its own" name and adopt whatever schema or database someone made there
+    in the meantime.
+    """
+    connection.execute(_RELEASE_STORAGE, {"tenant": tenant.id})
 
 
 def record_storage(connection: Connection, tenant: Tenant, name: str) -> None:
