@@ -201,7 +201,7 @@ def test_a_checkov_skip_without_a_reason_fails(rendered, tmp_path, checkov) -> N
          '"repo:', "the GitHub deploy role's trust is not pinned to one repository and environment (repo:"),
         ("deploy_role/main.tf",
          ":ref:${var.github_ref}:job_workflow_ref:${var.github_repository}/${var.github_workflow}@${var.github_ref}\"",
-         '"', "the GitHub deploy role's trust is not bound to one workflow on one branch (repo:"),
+         '"', "the GitHub deploy role's trust is not bound to one workflow on one branch (repository_owner_id:"),
         ("deploy_role/main.tf", "/${var.github_workflow}@${var.github_ref}\"", '/${var.github_workflow}@refs/heads/*"',
          "the GitHub deploy role's trust is not bound to one workflow on one branch"),
         ("deploy_role/migrations_role.tf", ":ref:${var.github_ref}:job_workflow_ref:", ":job_workflow_ref:",
