@@ -29,6 +29,7 @@ CONTROLS = (
     *(f"AI-{number:02d}" for number in (1, 2, 3, 4, 5, 6)),
     "AUTH-12",
     "DATA-08",
+    "DATA-10",
 )
 
 
